@@ -1,0 +1,3 @@
+//! Patch engines: JSON patch, JSON merge patch, strategic merge patch and
+//! server-side apply.
+pub mod schema;
