@@ -7,6 +7,7 @@
 
 use serde_json::Value;
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 /// The scale subresource's mapping onto an object's fields (JSON paths with
@@ -214,6 +215,9 @@ pub struct Registry {
     builtin: Vec<Arc<ResourceType>>,
     /// CRD name (`plural.group`) -> its served versions.
     custom: RwLock<BTreeMap<String, Vec<Arc<ResourceType>>>>,
+    /// Bumped on every change, so derived documents (OpenAPI) know to
+    /// rebuild.
+    generation: AtomicU64,
 }
 
 impl Default for Registry {
@@ -224,7 +228,7 @@ impl Default for Registry {
 
 impl Registry {
     pub fn new() -> Self {
-        Registry { builtin: builtin_types().into_iter().map(Arc::new).collect(), custom: RwLock::new(BTreeMap::new()) }
+        Registry { builtin: builtin_types().into_iter().map(Arc::new).collect(), custom: RwLock::new(BTreeMap::new()), generation: AtomicU64::new(0) }
     }
 
     /// All served resources: built-ins first, then custom ones by CRD name.
@@ -247,14 +251,36 @@ impl Registry {
         self.all().into_iter().find(|r| r.api_version() == api_version && r.kind == kind)
     }
 
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
+    }
+
+    /// The apiVersion objects of this resource are stored with: a CRD's
+    /// storage version; the served version for built-ins.
+    pub fn storage_api_version(&self, rt: &ResourceType) -> String {
+        if !rt.is_custom() {
+            return rt.api_version();
+        }
+        self.all()
+            .into_iter()
+            .find(|r| {
+                r.group == rt.group && r.plural == rt.plural && matches!(&r.source, Source::Custom(i) if i.storage)
+            })
+            .map(|r| r.api_version())
+            .unwrap_or_else(|| rt.api_version())
+    }
+
     /// Replace the served versions of one CRD (empty removes it).
     pub fn set_custom(&self, crd_name: &str, versions: Vec<ResourceType>) {
-        let mut custom = self.custom.write().unwrap_or_else(|e| e.into_inner());
-        if versions.is_empty() {
-            custom.remove(crd_name);
-        } else {
-            custom.insert(crd_name.to_string(), versions.into_iter().map(Arc::new).collect());
+        {
+            let mut custom = self.custom.write().unwrap_or_else(|e| e.into_inner());
+            if versions.is_empty() {
+                custom.remove(crd_name);
+            } else {
+                custom.insert(crd_name.to_string(), versions.into_iter().map(Arc::new).collect());
+            }
         }
+        self.generation.fetch_add(1, Ordering::SeqCst);
     }
 
     /// Groups in discovery order, each with its versions (preferred first).

@@ -1,0 +1,165 @@
+//! `keel server`: the control plane process. Sets up the data dir, PKI and
+//! store, bootstraps the cluster and serves the API over HTTPS.
+
+use crate::api::{self, ApiServer, User};
+use crate::pki;
+use crate::registry::Registry;
+use crate::services::Cidr;
+use crate::store::{SledBackend, Store};
+use anyhow::{Context, Result};
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct ServerArgs {
+    /// Where the store, PKI, tokens and kubeconfig live.
+    #[arg(long, default_value = "/var/lib/keel", env = "KEEL_DATA_DIR")]
+    pub data_dir: PathBuf,
+    /// Port of the HTTPS API.
+    #[arg(long, default_value_t = 6443)]
+    pub https_port: u16,
+    /// Address to listen on.
+    #[arg(long, default_value = "0.0.0.0")]
+    pub bind_address: IpAddr,
+    /// Address other nodes and the `kubernetes` Service use to reach this
+    /// server (default: the first non-loopback address, else 127.0.0.1).
+    #[arg(long)]
+    pub advertise_address: Option<IpAddr>,
+    /// Extra names or IPs for the serving certificate (repeatable).
+    #[arg(long = "tls-san")]
+    pub tls_san: Vec<String>,
+    /// Range ClusterIPs come from.
+    #[arg(long, default_value = "10.96.0.0/12")]
+    pub service_cidr: String,
+    /// Seconds between watch bookmarks.
+    #[arg(long, default_value_t = 60, hide = true)]
+    pub watch_bookmark_seconds: u64,
+    /// Memory for the store's page cache, in MiB.
+    #[arg(long, default_value_t = 16, hide = true)]
+    pub store_cache_mib: u64,
+}
+
+fn tls_acceptor(p: &pki::Pki) -> Result<TlsAcceptor> {
+    let certs = rustls_pemfile::certs(&mut p.server_cert_pem.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .context("reading serving certificate")?;
+    let key = rustls_pemfile::private_key(&mut p.server_key_pem.as_bytes())
+        .context("reading serving key")?
+        .context("no private key in the serving key file")?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(TlsAcceptor::from(Arc::new(config)))
+}
+
+/// The URL this machine's own clients use.
+fn local_url(bind: IpAddr, port: u16) -> String {
+    let host = if bind.is_unspecified() { IpAddr::V4(Ipv4Addr::LOCALHOST) } else { bind };
+    match host {
+        IpAddr::V6(a) => format!("https://[{a}]:{port}"),
+        IpAddr::V4(a) => format!("https://{a}:{port}"),
+    }
+}
+
+pub async fn run(args: ServerArgs) -> Result<()> {
+    std::fs::create_dir_all(&args.data_dir).with_context(|| format!("creating {}", args.data_dir.display()))?;
+    let host_addrs = pki::host_addresses();
+    let advertise = args
+        .advertise_address
+        .or_else(|| (!args.bind_address.is_unspecified()).then_some(args.bind_address))
+        .or_else(|| host_addrs.first().copied())
+        .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
+    let mut extra_sans = args.tls_san.clone();
+    extra_sans.push(advertise.to_string());
+    if !args.bind_address.is_unspecified() {
+        extra_sans.push(args.bind_address.to_string());
+    }
+    let paths = pki::PkiPaths::new(&args.data_dir);
+    let pki = pki::ensure(&paths, &pki::wanted_sans(&extra_sans, &host_addrs))?;
+    let admin_token = pki::ensure_token(&args.data_dir.join("admin-token"))?;
+    let service_cidr = Cidr::parse(&args.service_cidr).map_err(anyhow::Error::msg)?;
+
+    let backend = SledBackend::open(&args.data_dir.join("db"), args.store_cache_mib << 20)
+        .map_err(|e| anyhow::anyhow!("opening the store in {}: {e}", args.data_dir.display()))?;
+    let store = Store::open(Box::new(backend)).map_err(|e| anyhow::anyhow!("loading the store: {e}"))?;
+    let registry = Arc::new(Registry::new());
+    let mut tokens = HashMap::new();
+    tokens.insert(admin_token.clone(), User { name: "admin".into() });
+    let mut server = ApiServer::new(store, registry, tokens, format!("{advertise}:{}", args.https_port), service_cidr);
+    server.bookmark_interval = Duration::from_secs(args.watch_bookmark_seconds.max(1));
+    let server = Arc::new(server);
+    crate::crd::load_all(&server);
+
+    // Bind before anything announces readiness, so start-up fails loudly.
+    let addr = SocketAddr::new(args.bind_address, args.https_port);
+    let listener = TcpListener::bind(addr).await.with_context(|| format!("listening on {addr}"))?;
+    let acceptor = tls_acceptor(&pki)?;
+
+    crate::bootstrap::run(&server, advertise, args.https_port).await?;
+    tokio::spawn(crate::bootstrap::maintain(server.clone()));
+
+    let kubeconfig_path = args.data_dir.join("kubeconfig.yaml");
+    let kubeconfig = pki::kubeconfig(&local_url(args.bind_address, args.https_port), &pki.ca_pem, &admin_token);
+    pki::write_private(&kubeconfig_path, kubeconfig.as_bytes())?;
+    tracing::info!(%addr, kubeconfig = %kubeconfig_path.display(), "keel API server ready");
+
+    let app = api::router(server);
+    serve(listener, acceptor, app).await
+}
+
+async fn serve(listener: TcpListener, acceptor: TlsAcceptor, app: axum::Router) -> Result<()> {
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    let shutdown = shutdown_signal();
+    tokio::pin!(shutdown);
+    loop {
+        let (tcp, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept");
+                    continue;
+                }
+            },
+            _ = &mut shutdown => {
+                tracing::info!("shutting down");
+                return Ok(());
+            }
+        };
+        let acceptor = acceptor.clone();
+        let app = app.clone();
+        tokio::spawn(async move {
+            let _ = tcp.set_nodelay(true);
+            let tls = match acceptor.accept(tcp).await {
+                Ok(t) => t,
+                Err(e) => {
+                    tracing::debug!(%peer, error = %e, "TLS handshake");
+                    return;
+                }
+            };
+            let service = hyper_util::service::TowerToHyperService::new(app);
+            let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            if let Err(e) = builder.serve_connection_with_upgrades(TokioIo::new(tls), service).await {
+                tracing::debug!(%peer, error = %e, "connection");
+            }
+        });
+    }
+}
+
+async fn shutdown_signal() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => return std::future::pending().await,
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}
