@@ -1,1 +1,101 @@
-fn main(){}
+//! `cargo xtask`: set-up, build, run, test and benchmark Keel.
+//!
+//! `up` and `test` are the two commands a fresh machine needs; both install
+//! what is missing first and are safe to run again.
+
+mod bench;
+mod setup;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+#[derive(Parser)]
+#[command(name = "cargo xtask")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Install what is missing, build, and run a one-node cluster in the foreground.
+    Up {
+        /// Data directory of the cluster.
+        #[arg(long, default_value = "/var/lib/keel")]
+        data_dir: PathBuf,
+        /// HTTPS port of the API server.
+        #[arg(long, default_value_t = 6443)]
+        port: u16,
+    },
+    /// Run every test: formatting, lints, unit and end-to-end.
+    Test {
+        /// Skip `cargo fmt --check` and clippy.
+        #[arg(long)]
+        no_lint: bool,
+    },
+    /// Run a benchmark and print its table (`api`).
+    Bench { name: String },
+}
+
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// Run a command in the workspace root, failing on a non-zero exit.
+pub fn run(cmd: &mut Command) -> Result<()> {
+    let shown = format!("{cmd:?}");
+    eprintln!("==> {shown}");
+    let status = cmd.current_dir(root()).status().with_context(|| format!("starting {shown}"))?;
+    if !status.success() {
+        bail!("{shown} failed with {status}");
+    }
+    Ok(())
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+}
+
+fn main() -> Result<()> {
+    match Cli::parse().command {
+        Cmd::Up { data_dir, port } => up(&data_dir, port),
+        Cmd::Test { no_lint } => test(!no_lint),
+        Cmd::Bench { name } => bench::run(&name),
+    }
+}
+
+fn up(data_dir: &Path, port: u16) -> Result<()> {
+    setup::ensure()?;
+    eprintln!("==> building keel (release)");
+    run(cargo().args(["build", "--release", "-p", "keel-control-plane", "--bin", "keel"]))?;
+    let bin = root().join("target/release/keel");
+    let kubeconfig = data_dir.join("kubeconfig.yaml");
+    eprintln!("==> starting keel server on :{port} with data in {}", data_dir.display());
+    eprintln!("    when it says ready:  export KUBECONFIG={}", kubeconfig.display());
+    eprintln!("                         kubectl get namespaces");
+    let status = Command::new(bin)
+        .args(["server", "--https-port", &port.to_string(), "--data-dir"])
+        .arg(data_dir)
+        .status()
+        .context("running keel server")?;
+    if !status.success() {
+        bail!("keel server exited with {status}");
+    }
+    Ok(())
+}
+
+fn test(lint: bool) -> Result<()> {
+    setup::ensure()?;
+    if lint {
+        run(cargo().args(["fmt", "--all", "--check"]))?;
+        run(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
+    }
+    // The end-to-end tests drive the real binary.
+    run(cargo().args(["build", "-p", "keel-control-plane", "--bin", "keel"]))?;
+    run(cargo()
+        .args(["test", "--workspace", "--no-fail-fast"])
+        .env("KEEL_BIN", root().join("target/debug/keel"))
+        .env("RUST_BACKTRACE", "1"))
+}

@@ -79,7 +79,7 @@ fn object_route(registry: &Registry, group: &str, version: &str, rest: &[&str]) 
             })
         })
     };
-    if rest.len() > 4 && rest[0] == "namespaces" {
+    if rest.len() > 5 && rest[0] == "namespaces" {
         return Route::NotFound;
     }
     if rest.first() == Some(&"namespaces") && rest.len() >= 3 {

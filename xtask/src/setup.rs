@@ -1,0 +1,61 @@
+//! Installing what a fresh machine of this kind lacks. Idempotent: checks
+//! first, installs only what is missing.
+
+use crate::run;
+use anyhow::Result;
+use std::process::Command;
+
+fn have(cmd: &str, args: &[&str]) -> bool {
+    Command::new(cmd).args(args).output().map(|o| o.status.success()).unwrap_or(false)
+}
+
+/// rustup components the build and lints use.
+fn ensure_components() -> Result<()> {
+    let installed = Command::new("rustup")
+        .args(["component", "list", "--installed"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    let missing: Vec<&str> = ["rustfmt", "clippy"]
+        .into_iter()
+        .filter(|c| !installed.lines().any(|l| l.starts_with(c)))
+        .collect();
+    if !missing.is_empty() {
+        let mut cmd = Command::new("rustup");
+        cmd.args(["component", "add"]).args(&missing);
+        run(&mut cmd)?;
+    }
+    Ok(())
+}
+
+/// Debian packages the tests and benchmarks use.
+fn ensure_packages() -> Result<()> {
+    let wanted: &[(&str, &str)] = &[("curl", "curl"), ("openssl", "openssl")];
+    let missing: Vec<&str> = wanted.iter().filter(|(bin, _)| !have("which", &[bin])).map(|(_, pkg)| *pkg).collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    run(Command::new("apt-get").arg("update").arg("-q"))?;
+    let mut cmd = Command::new("apt-get");
+    cmd.args(["install", "-y", "-q", "--no-install-recommends"]).args(&missing).env("DEBIAN_FRONTEND", "noninteractive");
+    run(&mut cmd)
+}
+
+/// kubectl binaries the end-to-end tests drive (present on every machine of
+/// this kind; checked so a missing one fails with a clear message).
+fn check_kubectl() -> Result<()> {
+    for v in ["1.27", "1.33"] {
+        let bin = format!("/usr/lib/google-cloud-sdk/bin/kubectl.{v}");
+        if !std::path::Path::new(&bin).exists() {
+            anyhow::bail!("{bin} is missing: the end-to-end tests need real kubectl {v}");
+        }
+    }
+    Ok(())
+}
+
+pub fn ensure() -> Result<()> {
+    eprintln!("==> checking the machine");
+    ensure_components()?;
+    ensure_packages()?;
+    check_kubectl()
+}
