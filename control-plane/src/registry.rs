@@ -197,7 +197,7 @@ pub fn builtin_types() -> Vec<ResourceType> {
         B::new("networking.k8s.io", "v1", "IngressClass", "ingressclasses", false).0,
         B::new("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", true).short(&["netpol"]).0,
         B::new("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", true).0,
-        B::new("events.k8s.io", "v1", "Event", "events", true).short(&["ev"]).stored_as("", "events").0,
+        B::new("events.k8s.io", "v1", "Event", "events", true).stored_as("", "events").0,
         B::new("coordination.k8s.io", "v1", "Lease", "leases", true).0,
         B::new("storage.k8s.io", "v1", "StorageClass", "storageclasses", false).short(&["sc"]).0,
         B::new("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", true).short(&["pdb"]).status().0,

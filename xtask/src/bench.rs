@@ -1,9 +1,23 @@
-//! Benchmarks: `cargo xtask bench NAME`.
+//! Benchmarks: `cargo xtask bench NAME`. Each prints a table with a
+//! baseline measured in the same run.
 
+use crate::root;
 use anyhow::{bail, Result};
+use std::process::Command;
+
+fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+}
 
 pub fn run(name: &str) -> Result<()> {
     match name {
+        "api" => {
+            crate::setup::ensure()?;
+            crate::run(cargo().args(["build", "--release", "-p", "keel-control-plane", "--bin", "keel"]))?;
+            crate::run(cargo()
+                .args(["run", "--release", "-p", "keel-e2e", "--bin", "bench-api"])
+                .env("KEEL_BIN", root().join("target/release/keel")))
+        }
         other => bail!("unknown benchmark {other:?}; known: api"),
     }
 }
