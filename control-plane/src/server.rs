@@ -39,6 +39,9 @@ pub struct ServerArgs {
     /// Seconds between watch bookmarks.
     #[arg(long, default_value_t = 60, hide = true)]
     pub watch_bookmark_seconds: u64,
+    /// Events kept for watches to resume from.
+    #[arg(long, default_value_t = crate::store::HISTORY_WINDOW, hide = true)]
+    pub watch_history: usize,
     /// Memory for the store's page cache, in MiB.
     #[arg(long, default_value_t = 16, hide = true)]
     pub store_cache_mib: u64,
@@ -89,7 +92,7 @@ pub async fn run(args: ServerArgs) -> Result<()> {
 
     let backend = SledBackend::open(&args.data_dir.join("db"), args.store_cache_mib << 20)
         .map_err(|e| anyhow::anyhow!("opening the store in {}: {e}", args.data_dir.display()))?;
-    let store = Store::open(Box::new(backend)).map_err(|e| anyhow::anyhow!("loading the store: {e}"))?;
+    let store = Store::open_with_history(Box::new(backend), args.watch_history).map_err(|e| anyhow::anyhow!("loading the store: {e}"))?;
     let registry = Arc::new(Registry::new());
     let mut tokens = HashMap::new();
     tokens.insert(admin_token.clone(), User { name: "admin".into() });

@@ -166,3 +166,22 @@ fn state_survives_restart_and_watches_resume() {
     let out = s.ok(v, &["get", "--raw", "/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=0&timeoutSeconds=1"]);
     assert!(out.contains("\"ADDED\""), "{out}");
 }
+
+#[test]
+fn watch_from_compacted_history_gets_410() {
+    let s = Server::start_with(&["--watch-history", "3"]).expect("server");
+    let v = KUBECTL_NEWEST;
+    s.ok(KUBECTL_OLDEST, &["create", "configmap", "old", "--from-literal=a=0"]);
+    let rv = json(&s.ok(v, &["get", "cm", "old", "-o", "json"]))["metadata"]["resourceVersion"].as_str().unwrap_or_default().to_string();
+    for i in 1..=5 {
+        s.ok(v, &["patch", "cm", "old", "--type", "merge", "-p", &format!(r#"{{"data":{{"a":"{i}"}}}}"#)]);
+    }
+    let out = s.ok(v, &["get", "--raw", &format!("/api/v1/namespaces/default/configmaps?watch=true&resourceVersion={rv}&timeoutSeconds=2")]);
+    let ev = json(out.lines().next().unwrap_or_default());
+    assert_eq!(ev["type"], "ERROR", "{out}");
+    assert_eq!(ev["object"]["code"], 410, "{out}");
+    assert_eq!(ev["object"]["reason"], "Expired", "{out}");
+    // A list with the watch's bookmark semantics still works afterwards.
+    let out = s.ok(v, &["get", "--raw", "/api/v1/namespaces/default/configmaps?watch=true&allowWatchBookmarks=true&timeoutSeconds=1"]);
+    assert!(out.contains("\"ADDED\""), "{out}");
+}

@@ -14,6 +14,9 @@ pub mod selectors;
 pub mod status;
 pub mod watch;
 
+#[cfg(test)]
+mod fuzz_tests;
+
 use crate::registry::Registry;
 use crate::store::Store;
 use axum::body::{Body, Bytes};

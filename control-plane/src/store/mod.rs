@@ -116,6 +116,8 @@ struct State {
 
 pub struct Store {
     state: RwLock<State>,
+    /// Events kept for resuming watches.
+    history: usize,
     channels: Mutex<HashMap<String, broadcast::Sender<Arc<Event>>>>,
     writer: Mutex<mpsc::Sender<Request>>,
 }
@@ -130,6 +132,12 @@ pub struct WatchStart {
 impl Store {
     /// Load everything from the backend and start the writer thread.
     pub fn open(backend: Box<dyn Backend>) -> Result<Arc<Store>, StoreError> {
+        Self::open_with_history(backend, HISTORY_WINDOW)
+    }
+
+    /// Like `open`, keeping `history` events for watches to resume from.
+    pub fn open_with_history(backend: Box<dyn Backend>, history: usize) -> Result<Arc<Store>, StoreError> {
+        let history = history.max(1);
         let loaded = backend.load()?;
         let mut state = State { revision: loaded.revision, ..Default::default() };
         for (key, bytes) in loaded.objects {
@@ -149,7 +157,13 @@ impl Store {
         }
         state.compacted = state.history.front().map(|e| e.revision - 1).unwrap_or(state.revision);
         let (tx, rx) = mpsc::channel::<Request>();
+        while state.history.len() > history {
+            if let Some(old) = state.history.pop_front() {
+                state.compacted = old.revision;
+            }
+        }
         let store = Arc::new(Store {
+            history,
             state: RwLock::new(state),
             channels: Mutex::new(HashMap::new()),
             writer: Mutex::new(tx),
@@ -289,7 +303,7 @@ impl Store {
                 let _ = sender.send(event);
             }
         }
-        while state.history.len() > HISTORY_WINDOW {
+        while state.history.len() > self.history {
             if let Some(old) = state.history.pop_front() {
                 state.compacted = old.revision;
             }
@@ -407,7 +421,7 @@ fn commit_batch(store: &Store, backend: &dyn Backend, batch: Vec<Request>) {
     if records.is_empty() {
         return;
     }
-    if let Err(e) = backend.commit(&records, HISTORY_WINDOW) {
+    if let Err(e) = backend.commit(&records, store.history) {
         tracing::error!(error = %e, "store commit failed");
         for (reply, _) in replies {
             let _ = reply.send(Err(e.clone()));
