@@ -57,7 +57,7 @@ fn apply_get_edit_delete_with_both_kubectls() {
         assert_eq!((cm["data"]["greeting"].as_str(), cm["data"]["extra"].as_str()), (Some("bye"), Some("1")));
         let d = json(&s.ok(v, &["get", "deploy", "web", "-n", &ns, "-o", "json"]));
         let names: Vec<&str> = d["spec"]["template"]["spec"]["containers"].as_array().into_iter().flatten().filter_map(|c| c["name"].as_str()).collect();
-        assert_eq!(names, ["echo", "sidecar"], "strategic merge must merge containers by name");
+        assert_eq!(names, ["sidecar", "echo"], "strategic merge merges containers by name; new ones first, as Kubernetes does");
 
         // Generators.
         let dir = s.data_dir().join(format!("files-{ns}"));

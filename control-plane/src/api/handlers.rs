@@ -324,6 +324,7 @@ async fn write_update(
     mut new: Value,
     part: Part,
     expected: u64,
+    managed_by_apply: bool,
     warnings: &mut Vec<String>,
 ) -> ApiResult<Value> {
     let rt = call.rt();
@@ -371,8 +372,10 @@ async fn write_update(
     if objects::semantically_equal(old, &new) {
         return Ok(old.clone());
     }
-    let schema = schema_for(rt);
-    patch::track_update(Some(old), &mut new, &call.manager(), &rt.api_version(), part.subresource(), &schema, &objects::now());
+    if !managed_by_apply {
+        let schema = schema_for(rt);
+        patch::track_update(Some(old), &mut new, &call.manager(), &rt.api_version(), part.subresource(), &schema, &objects::now());
+    }
     if objects::is_deleting(&new) && objects::finalizers(&new).is_empty() && !hooks::deletion_blocked(rt, &new) {
         // The last finalizer is gone: the deletion completes now.
         if call.query.dry_run() {
@@ -442,7 +445,7 @@ pub async fn update(call: &Call<'_>, body: &[u8]) -> ApiResult<Response> {
         }
     }
     let mut warnings = Vec::new();
-    let stored = write_update(call, &to_view(rt, &old), new, Part::of(call), old_rev, &mut warnings).await?;
+    let stored = write_update(call, &to_view(rt, &old), new, Part::of(call), old_rev, false, &mut warnings).await?;
     Ok(render::one(rt, stored, call.rendering, StatusCode::OK, &warnings))
 }
 
@@ -460,7 +463,7 @@ fn apply_error(rt: &ResourceType, name: &str, e: ApplyError) -> ApiError {
             let causes: Vec<Value> = conflicts
                 .iter()
                 .map(|c| {
-                    json!({"reason": "FieldManagerConflict", "message": format!("conflict with \"{}\" using {}", c.manager, c.api_version), "field": c.field})
+                    json!({"reason": "FieldManagerConflict", "message": format!("conflict with {}", c.describe_manager()), "field": c.field})
                 })
                 .collect();
             if let Some(d) = err.details.as_mut() {
@@ -501,7 +504,7 @@ pub async fn patch(call: &Call<'_>, body: &[u8]) -> ApiResult<Response> {
                 return apply_create(call, merged, &mut warnings).await;
             };
             let old_rev = object_revision(&old).unwrap_or(0);
-            match write_update(call, &old, merged, Part::of(call), old_rev, &mut warnings).await {
+            match write_update(call, &old, merged, Part::of(call), old_rev, true, &mut warnings).await {
                 Err(e) if e.code == 409 && e.reason == "Conflict" && meta_str(&patch_doc, "resourceVersion").is_none() => continue,
                 Err(e) => return Err(e),
                 Ok(stored) => return Ok(render::one(rt, stored, call.rendering, StatusCode::OK, &warnings)),
@@ -524,7 +527,7 @@ pub async fn patch(call: &Call<'_>, body: &[u8]) -> ApiResult<Response> {
             return Err(ApiError::modified(rt, call.name()));
         }
         let user_precondition = meta_str(&patch_doc, "resourceVersion").is_some();
-        match write_update(call, &old_view, patched, Part::of(call), old_rev, &mut warnings).await {
+        match write_update(call, &old_view, patched, Part::of(call), old_rev, false, &mut warnings).await {
             Err(e) if e.code == 409 && e.reason == "Conflict" && !user_precondition => continue,
             Err(e) => return Err(e),
             Ok(stored) => return Ok(render::one(rt, stored, call.rendering, StatusCode::OK, &warnings)),
@@ -803,7 +806,7 @@ pub async fn write_scale(call: &Call<'_>, body: &[u8], is_patch: bool) -> ApiRes
         let path: Vec<&str> = spec.spec_replicas_path.trim_start_matches('.').split('.').collect();
         set_path(&mut new, &path, replicas);
         let mut warnings = Vec::new();
-        match write_update(call, &to_view(rt, &old), new, Part::Main, old_rev, &mut warnings).await {
+        match write_update(call, &to_view(rt, &old), new, Part::Main, old_rev, false, &mut warnings).await {
             Err(e) if e.code == 409 && e.reason == "Conflict" => continue,
             Err(e) => return Err(e),
             Ok(stored) => return Ok(render::json(StatusCode::OK, &scale_view(rt, &stored)?, &warnings)),

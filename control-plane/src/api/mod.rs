@@ -43,6 +43,7 @@ pub struct User {
 struct OpenApiCache {
     generation: Option<u64>,
     v2: Option<Bytes>,
+    v2_protobuf: Option<Bytes>,
     v3_index: Option<Bytes>,
     v3: HashMap<String, Bytes>,
 }
@@ -104,19 +105,27 @@ impl ApiServer {
                 }
                 cache.v2.clone()
             }
+            "v2-protobuf" => {
+                if cache.v2_protobuf.is_none() {
+                    let doc = crate::openapi::v2_document(&self.registry);
+                    cache.v2_protobuf = Some(Bytes::from(crate::openapi::v2_protobuf(&doc)));
+                }
+                cache.v2_protobuf.clone()
+            }
             "v3" => {
                 if cache.v3_index.is_none() {
                     cache.v3_index = Some(bytes(crate::openapi::v3_index(&self.registry)));
                 }
                 cache.v3_index.clone()
             }
-            gv => {
+            gv if !gv.is_empty() => {
                 if !cache.v3.contains_key(gv) {
                     let doc = crate::openapi::v3_group(&self.registry, gv)?;
                     cache.v3.insert(gv.to_string(), bytes(doc));
                 }
                 cache.v3.get(gv).cloned()
             }
+            _ => None,
         }
     }
 }
@@ -196,10 +205,15 @@ async fn handle(server: &ApiServer, r: Route, req: Request) -> ApiResult<Respons
         }
         Route::OpenApiV2 => {
             get_only(&method)?;
-            // Only JSON is served; clients that insist on protobuf get 406
-            // and fall back.
-            if accept.contains("protobuf") && !accept.contains("json") {
-                return Err(ApiError::new(406, "NotAcceptable", "only application/json is served"));
+            // client-go reads the v2 document only as protobuf.
+            if accept.contains("protobuf") {
+                let body = server.openapi("v2-protobuf").ok_or_else(ApiError::not_found_path)?;
+                let mut resp = (StatusCode::OK, body).into_response();
+                resp.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/com.github.proto-openapi.spec.v2.v1.0+protobuf"),
+                );
+                return Ok(resp);
             }
             Ok(raw_json(StatusCode::OK, server.openapi("v2").ok_or_else(ApiError::not_found_path)?))
         }

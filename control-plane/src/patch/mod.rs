@@ -1,22 +1,45 @@
 //! Patch engines: JSON patch, JSON merge patch, strategic merge patch and
 //! server-side apply.
+//!
+//! Objects and patches are plain `serde_json::Value`s. What the engines need
+//! to know about an object's shape (list types, merge keys) comes through the
+//! [`schema::PatchSchema`] trait.
+//!
+//! - [`json_patch`] and [`merge_patch`]: RFC 6902 and RFC 7386.
+//! - [`strategic_merge_patch`]: Kubernetes strategic merge patch with all its
+//!   directives (`$patch`, `$retainKeys`, `$deleteFromPrimitiveList/…`,
+//!   `$setElementOrder/…`).
+//! - [`server_side_apply`] and [`track_update`]: field ownership tracked in
+//!   `metadata.managedFields`, with [`FieldSet`] as the set of owned paths.
+
+mod apply;
+mod fieldset;
+mod json;
+mod managed;
 pub mod schema;
-// SHIM below: replaced by the patch helper's module.
-use schema::PatchSchema;
-use serde_json::Value;
+mod strategic;
+#[cfg(test)]
+mod test_schema;
+mod typed;
+mod values;
+
+pub use apply::{server_side_apply, track_update, ApplyError, Conflict};
+pub use fieldset::{FieldSet, PathElement};
+pub use json::{json_patch, merge_patch};
+pub use strategic::strategic_merge_patch;
+
+/// Why a patch could not be applied.
 #[derive(Debug, thiserror::Error)]
-pub enum PatchError { #[error("{0}")] Invalid(String) }
-#[derive(Debug, Clone)]
-pub struct Conflict { pub manager: String, pub api_version: String, pub field: String }
-#[derive(Debug, thiserror::Error)]
-pub enum ApplyError { #[error("Apply failed with {} conflicts", .0.len())] Conflicts(Vec<Conflict>), #[error(transparent)] Patch(#[from] PatchError) }
-pub fn json_patch(doc: &Value, patch: &Value) -> Result<Value, PatchError> {
-    let p: json_patch::Patch = serde_json::from_value(patch.clone()).map_err(|e| PatchError::Invalid(e.to_string()))?;
-    let mut d = doc.clone(); json_patch::patch(&mut d, &p).map_err(|e| PatchError::Invalid(e.to_string()))?; Ok(d)
+pub enum PatchError {
+    /// The patch itself is malformed or cannot apply (bad JSON pointer, failed
+    /// `test` op, wrong types, unknown `$patch` directive...). The message says
+    /// what is wrong and where.
+    #[error("{0}")]
+    Invalid(String),
 }
-pub fn merge_patch(doc: &Value, patch: &Value) -> Result<Value, PatchError> { let mut d = doc.clone(); json_patch::merge(&mut d, patch); Ok(d) }
-pub fn strategic_merge_patch<S: PatchSchema>(doc: &Value, patch: &Value, _s: &S) -> Result<Value, PatchError> { merge_patch(doc, patch) }
-pub fn server_side_apply<S: PatchSchema>(live: Option<&Value>, applied: &Value, _m: &str, _a: &str, _f: bool, _s: &S, _n: &str) -> Result<Value, ApplyError> {
-    let mut d = live.cloned().unwrap_or(Value::Null); json_patch::merge(&mut d, applied); Ok(d)
+
+impl PatchError {
+    pub(crate) fn invalid(message: impl Into<String>) -> Self {
+        PatchError::Invalid(message.into())
+    }
 }
-pub fn track_update<S: PatchSchema>(_o: Option<&Value>, _n: &mut Value, _m: &str, _a: &str, _s: Option<&str>, _sc: &S, _now: &str) {}
