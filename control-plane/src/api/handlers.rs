@@ -6,7 +6,7 @@
 use super::admit::admit;
 use super::convert::{to_storage, to_view};
 use super::objects::{self, meta_mut, meta_str};
-use super::request::{body_type, parse_body, BodyType, Query, Rendering, Target};
+use super::request::{body_type, parse_body, parse_typed_body, BodyType, Query, Rendering, Target};
 use super::selectors::{FieldSelector, LabelSelector};
 use super::status::{ApiError, ApiResult};
 use super::{hooks, render, ApiServer};
@@ -250,7 +250,7 @@ fn init_metadata(obj: &mut Value) {
 pub async fn create(call: &Call<'_>, body: &[u8]) -> ApiResult<Response> {
     call.query.validate_dry_run()?;
     let ty = body_type(&call.headers)?;
-    let mut obj = parse_body(body, ty == BodyType::Yaml)?;
+    let mut obj = parse_typed_body(body, ty)?;
     check_type(call.rt(), &obj)?;
     set_namespace(call, &mut obj)?;
     if meta_str(&obj, "name").is_none() {
@@ -430,7 +430,7 @@ impl ApiError {
 pub async fn update(call: &Call<'_>, body: &[u8]) -> ApiResult<Response> {
     call.query.validate_dry_run()?;
     let ty = body_type(&call.headers)?;
-    let new = parse_body(body, ty == BodyType::Yaml)?;
+    let new = parse_typed_body(body, ty)?;
     let rt = call.rt();
     let Some(old) = call.current() else {
         if hooks::allow_create_on_update(rt) {
@@ -481,6 +481,9 @@ pub async fn patch(call: &Call<'_>, body: &[u8]) -> ApiResult<Response> {
     call.query.validate_dry_run()?;
     let ty = body_type(&call.headers)?;
     let rt = call.rt();
+    if ty == BodyType::Protobuf {
+        return Err(ApiError::unsupported_media("patches are JSON or YAML, not protobuf"));
+    }
     let patch_doc = parse_body(body, ty == BodyType::ApplyPatch)?;
     if ty == BodyType::StrategicMergePatch && rt.is_custom() {
         return Err(ApiError::unsupported_media(
@@ -517,7 +520,7 @@ pub async fn patch(call: &Call<'_>, body: &[u8]) -> ApiResult<Response> {
             BodyType::JsonPatch => patch::json_patch(&old_view, &patch_doc),
             BodyType::MergePatch | BodyType::Json => patch::merge_patch(&old_view, &patch_doc),
             BodyType::StrategicMergePatch => patch::strategic_merge_patch(&old_view, &patch_doc, &schema),
-            BodyType::Yaml | BodyType::ApplyPatch => {
+            BodyType::Yaml | BodyType::ApplyPatch | BodyType::Protobuf => {
                 return Err(ApiError::unsupported_media("the body of the request was in an unknown format"))
             }
         }
@@ -775,7 +778,7 @@ pub async fn write_scale(call: &Call<'_>, body: &[u8], is_patch: bool) -> ApiRes
     let rt = call.rt();
     let spec = rt.scale.clone().ok_or_else(ApiError::not_found_path)?;
     let ty = body_type(&call.headers)?;
-    let doc = parse_body(body, matches!(ty, BodyType::Yaml | BodyType::ApplyPatch))?;
+    let doc = parse_typed_body(body, ty)?;
     for _ in 0..MAX_RETRIES {
         let old = call.current().ok_or_else(|| ApiError::not_found(rt, call.name()))?;
         let old_rev = object_revision(&old).unwrap_or(0);

@@ -8,6 +8,7 @@ pub mod discovery;
 pub mod handlers;
 pub mod hooks;
 pub mod objects;
+pub mod protobuf;
 pub mod render;
 pub mod request;
 pub mod selectors;

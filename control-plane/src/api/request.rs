@@ -151,6 +151,8 @@ impl Query {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BodyType {
     Json,
+    /// Kubernetes protobuf, as kubectl 1.32+ typed clients send.
+    Protobuf,
     Yaml,
     JsonPatch,
     MergePatch,
@@ -164,6 +166,7 @@ pub fn body_type(headers: &HeaderMap) -> ApiResult<BodyType> {
     Ok(match mime {
         "application/json" | "" | "*/*" => BodyType::Json,
         "application/yaml" | "application/x-yaml" | "text/yaml" => BodyType::Yaml,
+        m if super::protobuf::is_protobuf(m) => BodyType::Protobuf,
         "application/json-patch+json" => BodyType::JsonPatch,
         "application/merge-patch+json" => BodyType::MergePatch,
         "application/strategic-merge-patch+json" => BodyType::StrategicMergePatch,
@@ -172,6 +175,23 @@ pub fn body_type(headers: &HeaderMap) -> ApiResult<BodyType> {
             return Err(ApiError::unsupported_media(format!(
                 "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (got {other})"
             )))
+        }
+    })
+}
+
+/// Parse a body of any accepted type into a value.
+pub fn parse_typed_body(body: &[u8], ty: BodyType) -> ApiResult<Value> {
+    if ty != BodyType::Protobuf {
+        return parse_body(body, matches!(ty, BodyType::Yaml | BodyType::ApplyPatch));
+    }
+    if body.len() > MAX_BODY {
+        return Err(ApiError::too_large());
+    }
+    super::protobuf::decode(body).map_err(|e| {
+        if e.starts_with("protobuf is not supported") {
+            ApiError::unsupported_media(e)
+        } else {
+            ApiError::bad_request(format!("error decoding protobuf: {e}"))
         }
     })
 }
