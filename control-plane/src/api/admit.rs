@@ -38,9 +38,17 @@ pub fn admit(
     report_unknown(&unknown, fv, warnings)?;
     if let Source::Builtin = rt.source {
         validation::default_builtin(&rt.group, &rt.kind, &mut obj);
+        if let Some(old) = old {
+            // What the update strategy keeps from the stored object (a
+            // Service's allocated IPs and ports, a Job's generated selector).
+            validation::prepare_update_builtin(&rt.group, &rt.kind, &mut obj, old);
+        }
     }
     let rule = validation::name_rule(&rt.group, &rt.kind);
     errors.extend(validation::validate_object_meta(&obj, rt.namespaced, rule));
+    if let Some(old) = old {
+        errors.extend(validation::validate_object_meta_update(&obj, old));
+    }
     if let Source::Builtin = rt.source {
         errors.extend(validation::validate_builtin(&rt.group, &rt.kind, &obj, old));
     }

@@ -265,6 +265,7 @@ pub async fn create(call: &Call<'_>, body: &[u8]) -> ApiResult<Response> {
     let target = Target { name: Some(name.clone()), ..call.target.clone() };
     let call = Call { target, query: call.query.clone(), headers: call.headers.clone(), ..*call };
     check_namespace(&call)?;
+    init_metadata(&mut obj);
     let mut warnings = Vec::new();
     let mut obj = admit(call.rt(), obj, None, call.query.field_validation()?, &mut warnings)?;
     if name.is_empty() {
@@ -275,7 +276,6 @@ pub async fn create(call: &Call<'_>, body: &[u8]) -> ApiResult<Response> {
             &[crate::validation::field_error::FieldError::required("metadata.name", "name or generateName is required")],
         ));
     }
-    init_metadata(&mut obj);
     hooks::prepare_create(call.server, call.rt(), &mut obj)?;
     let schema = schema_for(call.rt());
     patch::track_update(None, &mut obj, &call.manager(), &call.rt().api_version(), None, &schema, &objects::now());
@@ -362,8 +362,8 @@ async fn write_update(
             }
         }
     }
+    carry_system_metadata(old, &mut new);
     let mut new = admit(rt, new, Some(old), call.query.field_validation()?, warnings)?;
-    carry_system_metadata(old, &mut new)?;
     if !objects::spec_equal(old, &new) || (!rt.has_status && old.get("status") != new.get("status")) {
         let g = old.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(1);
         meta_mut(&mut new).insert("generation".into(), json!(g + 1));
@@ -398,31 +398,15 @@ async fn write_update(
     Ok(to_view(rt, &stored))
 }
 
-/// Keep the metadata only the server sets; refuse new finalizers on an
-/// object being deleted.
-fn carry_system_metadata(old: &Value, new: &mut Value) -> ApiResult<()> {
+/// Keep the metadata only the server sets.
+fn carry_system_metadata(old: &Value, new: &mut Value) {
     let old_meta = objects::meta(old).cloned().unwrap_or_default();
-    let deleting = objects::is_deleting(old);
-    let added_finalizer =
-        objects::finalizers(new).iter().any(|f| !objects::finalizers(old).contains(f)) && deleting;
     let meta = meta_mut(new);
     for f in ["uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation"] {
         match old_meta.get(f) {
             Some(v) => meta.insert(f.into(), v.clone()),
             None => meta.remove(f),
         };
-    }
-    if added_finalizer {
-        return Err(ApiError::invalid_meta("metadata.finalizers", "no new finalizers can be added if the object is being deleted"));
-    }
-    Ok(())
-}
-
-impl ApiError {
-    fn invalid_meta(field: &str, detail: &str) -> Self {
-        let mut e = ApiError::new(422, "Invalid", format!("{field}: Forbidden: {detail}"));
-        e.details = Some(json!({"causes": [{"reason": "FieldValueForbidden", "message": format!("Forbidden: {detail}"), "field": field}]}));
-        e
     }
 }
 
@@ -552,8 +536,8 @@ async fn apply_create(call: &Call<'_>, mut obj: Value, warnings: &mut Vec<String
     }
     check_namespace(call)?;
     let managed = objects::meta(&obj).and_then(|m| m.get("managedFields")).cloned();
-    let mut obj = admit(rt, obj, None, call.query.field_validation()?, warnings)?;
     init_metadata(&mut obj);
+    let mut obj = admit(rt, obj, None, call.query.field_validation()?, warnings)?;
     if let Some(m) = managed {
         meta_mut(&mut obj).insert("managedFields".into(), m);
     }

@@ -74,14 +74,13 @@ impl FieldError {
         Self::new(ErrorType::Forbidden, field, None, detail)
     }
 
-    /// `spec.replicas: Invalid value: -1: must be greater than or equal to 0`
-    pub fn message(&self) -> String {
-        let mut s = format!("{}: {}", self.field, self.kind.phrase());
-        if let Some(v) = &self.value {
-            match v {
-                Value::String(st) => s.push_str(&format!(": \"{st}\"")),
-                other => s.push_str(&format!(": {other}")),
-            }
+    /// `Invalid value: -1: must be greater than or equal to 0`
+    fn text(&self) -> String {
+        let mut s = self.kind.phrase().to_string();
+        match &self.value {
+            Some(Value::String(st)) => s.push_str(&format!(": \"{st}\"")),
+            Some(other) => s.push_str(&format!(": {other}")),
+            None => {}
         }
         if !self.detail.is_empty() {
             s.push_str(": ");
@@ -90,19 +89,14 @@ impl FieldError {
         s
     }
 
+    /// `spec.replicas: Invalid value: -1: must be greater than or equal to 0`
+    pub fn message(&self) -> String {
+        format!("{}: {}", self.field, self.text())
+    }
+
     /// The `StatusCause` JSON for this error.
     pub fn cause(&self) -> Value {
-        let mut msg = self.kind.phrase().to_string();
-        if let Some(v) = &self.value {
-            match v {
-                Value::String(st) => msg.push_str(&format!(": \"{st}\"")),
-                other => msg.push_str(&format!(": {other}")),
-            }
-        }
-        if !self.detail.is_empty() {
-            msg.push_str(": ");
-            msg.push_str(&self.detail);
-        }
-        json!({"reason": self.kind.cause_type(), "message": msg, "field": self.field})
+        json!({"reason": self.kind.cause_type(), "message": self.text(), "field": self.field})
     }
+
 }
