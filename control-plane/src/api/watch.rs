@@ -15,7 +15,7 @@ use super::request::Rendering;
 use super::status::{ApiError, ApiResult};
 use crate::registry::ResourceType;
 use crate::store::{Event, EventType, StoreError};
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
@@ -59,6 +59,23 @@ impl Watcher {
         }
     }
 
+    /// Whether this watcher sends stored objects exactly as stored, so an
+    /// event's shared encoding fits it.
+    fn sends_stored_form(&self, obj: &Value) -> bool {
+        self.rendering == Rendering::Full
+            && self.rt.group != "events.k8s.io"
+            && obj.get("apiVersion").and_then(Value::as_str) == Some(self.rt.api_version().as_str())
+    }
+
+    /// The watch line for a store event, reusing its shared encoding when
+    /// this watcher sees it as the store does.
+    fn render_event(&mut self, kind: EventType, e: &Event) -> Bytes {
+        if kind == e.kind && self.sends_stored_form(&e.object) {
+            return e.encoded.get_or_init(|| Bytes::from(line(kind.as_str(), &e.object))).clone();
+        }
+        Bytes::from(self.render(kind.as_str(), &e.object))
+    }
+
     fn render(&mut self, kind: &str, obj: &Value) -> String {
         let view = to_view(&self.rt, obj);
         let object = match self.rendering {
@@ -71,9 +88,7 @@ impl Watcher {
                 t
             }
         };
-        let mut line = json!({"type": kind, "object": object}).to_string();
-        line.push('\n');
-        line
+        line(kind, &object)
     }
 
     fn bookmark(&self, revision: u64, initial_events_end: bool) -> String {
@@ -89,6 +104,19 @@ impl Watcher {
         line.push('\n');
         line
     }
+}
+
+/// `{"type":...,"object":...}` and a newline, without copying the object.
+fn line(kind: &str, object: &Value) -> String {
+    #[derive(serde::Serialize)]
+    struct WatchLine<'a> {
+        #[serde(rename = "type")]
+        kind: &'a str,
+        object: &'a Value,
+    }
+    let mut out = serde_json::to_string(&WatchLine { kind, object }).unwrap_or_default();
+    out.push('\n');
+    out
 }
 
 fn error_line(e: &ApiError) -> String {
@@ -130,7 +158,7 @@ pub fn serve(call: &Call) -> ApiResult<Response> {
     };
     let store = call.server.store.clone();
     let resource_prefix = rt.storage_prefix();
-    let (tx, rx) = mpsc::channel::<String>(256);
+    let (tx, rx) = mpsc::channel::<Bytes>(256);
     // Set up under the store's lock so nothing is missed, then stream.
     let (initial, start) = match from {
         None => {
@@ -148,27 +176,27 @@ pub fn serve(call: &Call) -> ApiResult<Response> {
             Ok(s) => s,
             Err(StoreError::Gone { requested, oldest }) => {
                 let e = ApiError::gone(format!("too old resource version: {requested} ({oldest})"));
-                let _ = tx.send(error_line(&e)).await;
+                let _ = tx.send(Bytes::from(error_line(&e))).await;
                 return;
             }
             Err(e) => {
-                let _ = tx.send(error_line(&ApiError::internal(e.to_string()))).await;
+                let _ = tx.send(Bytes::from(error_line(&ApiError::internal(e.to_string())))).await;
                 return;
             }
         };
         let mut last_rev = start.revision;
         for (key, obj) in initial.into_iter().flatten() {
-            if watcher.matches(&key, &obj) && tx.send(watcher.render("ADDED", &obj)).await.is_err() {
+            if watcher.matches(&key, &obj) && tx.send(Bytes::from(watcher.render("ADDED", &obj))).await.is_err() {
                 return;
             }
         }
-        if send_initial && bookmarks && tx.send(watcher.bookmark(last_rev, true)).await.is_err() {
+        if send_initial && bookmarks && tx.send(Bytes::from(watcher.bookmark(last_rev, true))).await.is_err() {
             return;
         }
         for e in &start.backlog {
             last_rev = e.revision;
             if let Some(kind) = watcher.classify(e) {
-                if tx.send(watcher.render(kind.as_str(), &e.object)).await.is_err() {
+                if tx.send(watcher.render_event(kind, e)).await.is_err() {
                     return;
                 }
             }
@@ -186,7 +214,7 @@ pub fn serve(call: &Call) -> ApiResult<Response> {
 async fn stream_live(
     mut watcher: Watcher,
     mut live: broadcast::Receiver<Arc<Event>>,
-    tx: mpsc::Sender<String>,
+    tx: mpsc::Sender<Bytes>,
     mut last_rev: u64,
     timeout: Duration,
     bookmark_every: Option<Duration>,
@@ -200,7 +228,7 @@ async fn stream_live(
             _ = &mut deadline => return,
             _ = tx.closed() => return,
             _ = ticker.tick(), if bookmark_every.is_some() => {
-                if tx.send(watcher.bookmark(last_rev, false)).await.is_err() {
+                if tx.send(Bytes::from(watcher.bookmark(last_rev, false))).await.is_err() {
                     return;
                 }
             }
@@ -211,7 +239,7 @@ async fn stream_live(
                     }
                     last_rev = e.revision;
                     if let Some(kind) = watcher.classify(&e) {
-                        if tx.send(watcher.render(kind.as_str(), &e.object)).await.is_err() {
+                        if tx.send(watcher.render_event(kind, &e)).await.is_err() {
                             return;
                         }
                     }

@@ -70,6 +70,10 @@ pub struct Event {
     pub object: Arc<Value>,
     /// The object before the change, when it existed and is still known.
     pub prev: Option<Arc<Value>>,
+    /// The event as a watch line, serialized once by the first watcher that
+    /// sends it unchanged and shared by all the others (fan-out to many
+    /// watchers costs one serialization, not one per watcher).
+    pub encoded: std::sync::OnceLock<bytes::Bytes>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -153,6 +157,7 @@ impl Store {
                 key: r.key,
                 object: Arc::new(object),
                 prev: None,
+                encoded: Default::default(),
             }));
         }
         state.compacted = state.history.front().map(|e| e.revision - 1).unwrap_or(state.revision);
@@ -411,7 +416,8 @@ fn commit_batch(store: &Store, backend: &dyn Backend, batch: Vec<Request>) {
                     let stored = (kind != EventType::Deleted).then(|| Stored { object: object.clone(), revision });
                     overlay.insert(key.clone(), stored.clone());
                     records.push(Record { revision, kind, key: key.clone(), bytes });
-                    let event = Arc::new(Event { revision, kind, key: key.clone(), object: object.clone(), prev });
+                    let event =
+                        Arc::new(Event { revision, kind, key: key.clone(), object: object.clone(), prev, encoded: Default::default() });
                     staged.push((key, stored, event));
                     replies.push((reply, object));
                 }
