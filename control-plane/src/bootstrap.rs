@@ -66,7 +66,16 @@ pub async fn run(server: &ApiServer, api_ip: IpAddr, api_port: u16) -> anyhow::R
         "endpoints": [{"addresses": [api_ip.to_string()], "conditions": {"ready": true}}],
         "ports": [{"name": "https", "port": api_port, "protocol": "TCP"}],
     });
-    ensure(server, server.registry.find("discovery.k8s.io", "v1", "endpointslices").ok_or_else(|| anyhow::anyhow!("endpointslices missing"))?, Some("default"), slice).await?;
+    ensure(
+        server,
+        server
+            .registry
+            .find("discovery.k8s.io", "v1", "endpointslices")
+            .ok_or_else(|| anyhow::anyhow!("endpointslices missing"))?,
+        Some("default"),
+        slice,
+    )
+    .await?;
     Ok(())
 }
 

@@ -10,7 +10,9 @@ use serde_json::{json, Value};
 use std::sync::Arc;
 
 fn strs(v: Option<&Value>) -> Vec<String> {
-    v.and_then(Value::as_array).map(|a| a.iter().filter_map(|s| s.as_str().map(String::from)).collect()).unwrap_or_default()
+    v.and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(|s| s.as_str().map(String::from)).collect())
+        .unwrap_or_default()
 }
 
 fn s<'a>(v: &'a Value, ptr: &str) -> &'a str {
@@ -109,9 +111,7 @@ pub fn prepare(rt: &ResourceType, crd: &mut Value, old: Option<&Value>) -> ApiRe
         .and_then(|o| o.pointer("/status/conditions/0/lastTransitionTime"))
         .cloned()
         .unwrap_or_else(|| json!(objects::now()));
-    let condition = |t: &str, reason: &str, msg: &str| {
-        json!({"type": t, "status": "True", "lastTransitionTime": since, "reason": reason, "message": msg})
-    };
+    let condition = |t: &str, reason: &str, msg: &str| json!({"type": t, "status": "True", "lastTransitionTime": since, "reason": reason, "message": msg});
     objects::as_map(crd).insert(
         "status".into(),
         json!({
@@ -176,7 +176,10 @@ mod tests {
         let types = resource_types(&crd);
         assert_eq!(types.len(), 1);
         let t = &types[0];
-        assert_eq!((t.group.as_str(), t.version.as_str(), t.plural.as_str(), t.singular.as_str()), ("stable.example.com", "v1", "crontabs", "crontab"));
+        assert_eq!(
+            (t.group.as_str(), t.version.as_str(), t.plural.as_str(), t.singular.as_str()),
+            ("stable.example.com", "v1", "crontabs", "crontab")
+        );
         assert!(t.has_status && t.scale.is_some() && t.namespaced);
         assert_eq!(t.storage_key(Some("ns"), "a"), "/registry/stable.example.com/crontabs/ns/a");
     }

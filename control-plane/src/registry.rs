@@ -185,7 +185,12 @@ pub fn builtin_types() -> Vec<ResourceType> {
         B::new("", "v1", "ResourceQuota", "resourcequotas", true).short(&["quota"]).status().0,
         B::new("", "v1", "LimitRange", "limitranges", true).short(&["limits"]).0,
         B::new("", "v1", "PodTemplate", "podtemplates", true).0,
-        B::new("", "v1", "ReplicationController", "replicationcontrollers", true).short(&["rc"]).all().status().scale().0,
+        B::new("", "v1", "ReplicationController", "replicationcontrollers", true)
+            .short(&["rc"])
+            .all()
+            .status()
+            .scale()
+            .0,
         B::new("apps", "v1", "Deployment", "deployments", true).short(&["deploy"]).all().status().scale().0,
         B::new("apps", "v1", "ReplicaSet", "replicasets", true).short(&["rs"]).all().status().scale().0,
         B::new("apps", "v1", "StatefulSet", "statefulsets", true).short(&["sts"]).all().status().scale().0,
@@ -228,7 +233,11 @@ impl Default for Registry {
 
 impl Registry {
     pub fn new() -> Self {
-        Registry { builtin: builtin_types().into_iter().map(Arc::new).collect(), custom: RwLock::new(BTreeMap::new()), generation: AtomicU64::new(0) }
+        Registry {
+            builtin: builtin_types().into_iter().map(Arc::new).collect(),
+            custom: RwLock::new(BTreeMap::new()),
+            generation: AtomicU64::new(0),
+        }
     }
 
     /// All served resources: built-ins first, then custom ones by CRD name.

@@ -92,7 +92,8 @@ pub async fn run(args: ServerArgs) -> Result<()> {
 
     let backend = SledBackend::open(&args.data_dir.join("db"), args.store_cache_mib << 20)
         .map_err(|e| anyhow::anyhow!("opening the store in {}: {e}", args.data_dir.display()))?;
-    let store = Store::open_with_history(Box::new(backend), args.watch_history).map_err(|e| anyhow::anyhow!("loading the store: {e}"))?;
+    let store = Store::open_with_history(Box::new(backend), args.watch_history)
+        .map_err(|e| anyhow::anyhow!("loading the store: {e}"))?;
     let registry = Arc::new(Registry::new());
     let mut tokens = HashMap::new();
     tokens.insert(admin_token.clone(), User { name: "admin".into() });

@@ -92,14 +92,20 @@ pub fn allocate(server: &ApiServer, svc: &mut Value, old: Option<&Value>) -> Res
         } else {
             let mut ip = spec.get("clusterIP").and_then(Value::as_str).unwrap_or_default().to_string();
             if ip.is_empty() {
-                ip = old.and_then(|o| o.pointer("/spec/clusterIP")).and_then(Value::as_str).unwrap_or_default().to_string();
+                ip = old
+                    .and_then(|o| o.pointer("/spec/clusterIP"))
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
             }
             if ip.is_empty() {
                 match pick_ip(server, &used_ips) {
                     Some(a) => ip = a,
                     None => errors.push(FieldError::invalid("spec.clusterIPs", "", "range is full")),
                 }
-            } else if ip != "None" && old.and_then(|o| o.pointer("/spec/clusterIP")).and_then(Value::as_str) != Some(ip.as_str()) {
+            } else if ip != "None"
+                && old.and_then(|o| o.pointer("/spec/clusterIP")).and_then(Value::as_str) != Some(ip.as_str())
+            {
                 match ip.parse::<Ipv4Addr>() {
                     Ok(a) if !server.service_cidr.contains(a) => errors.push(FieldError::invalid(
                         "spec.clusterIPs",
@@ -147,10 +153,18 @@ pub fn allocate(server: &ApiServer, svc: &mut Value, old: Option<&Value>) -> Res
                             errors.push(FieldError::invalid(
                                 format!("spec.ports[{i}].nodePort"),
                                 n,
-                                format!("provided port is not in the valid range. The range of valid ports is {lo}-{hi}"),
+                                format!(
+                                    "provided port is not in the valid range. The range of valid ports is {lo}-{hi}"
+                                ),
                             ));
-                        } else if Some(n) != kept && (used_ports.contains(&n) || !server.allocations.reserve(format!("port/{n}"))) {
-                            errors.push(FieldError::invalid(format!("spec.ports[{i}].nodePort"), n, "provided port is already allocated"));
+                        } else if Some(n) != kept
+                            && (used_ports.contains(&n) || !server.allocations.reserve(format!("port/{n}")))
+                        {
+                            errors.push(FieldError::invalid(
+                                format!("spec.ports[{i}].nodePort"),
+                                n,
+                                "provided port is already allocated",
+                            ));
                         }
                         n
                     }
@@ -184,18 +198,18 @@ fn pick_ip(server: &ApiServer, used: &[String]) -> Option<String> {
         return None;
     }
     let start = rand::random::<u32>() % span;
-    (0..span).map(|i| cidr.nth(lo + (start + i) % span).to_string()).find(|ip| {
-        !used.contains(ip) && server.allocations.reserve(format!("ip/{ip}"))
-    })
+    (0..span)
+        .map(|i| cidr.nth(lo + (start + i) % span).to_string())
+        .find(|ip| !used.contains(ip) && server.allocations.reserve(format!("ip/{ip}")))
 }
 
 fn pick_port(server: &ApiServer, used: &[i64]) -> Option<i64> {
     let (lo, hi) = server.node_port_range;
     let span = (hi - lo) as i64 + 1;
     let start = rand::random::<u32>() as i64 % span;
-    (0..span).map(|i| lo as i64 + (start + i) % span).find(|p| {
-        !used.contains(p) && server.allocations.reserve(format!("port/{p}"))
-    })
+    (0..span)
+        .map(|i| lo as i64 + (start + i) % span)
+        .find(|p| !used.contains(p) && server.allocations.reserve(format!("port/{p}")))
 }
 
 #[cfg(test)]

@@ -39,27 +39,50 @@ fn bad_requests_get_status_errors_and_store_nothing() {
     assert_eq!(st["kind"], "Status");
     assert!(st["message"].as_str().unwrap_or_default().contains("line 1 column"), "{st}");
 
-    let (code, st) = raw(&s, "POST", cms, "application/yaml", b"apiVersion: v1\nkind: ConfigMap\nmetadata: [unclosed\n");
+    let (code, st) =
+        raw(&s, "POST", cms, "application/yaml", b"apiVersion: v1\nkind: ConfigMap\nmetadata: [unclosed\n");
     assert_eq!(code, 400, "{st}");
 
-    let (code, st) = raw(&s, "POST", cms, "application/json", br#"{"apiVersion":"v1","kind":"Secret","metadata":{"name":"x"}}"#);
+    let (code, st) =
+        raw(&s, "POST", cms, "application/json", br#"{"apiVersion":"v1","kind":"Secret","metadata":{"name":"x"}}"#);
     assert_eq!(code, 400, "{st}");
     assert!(st["message"].as_str().unwrap_or_default().contains("kind"), "{st}");
 
-    let (code, st) = raw(&s, "POST", cms, "application/json", br#"{"apiVersion":"apps/v1","kind":"ConfigMap","metadata":{"name":"x"}}"#);
+    let (code, st) = raw(
+        &s,
+        "POST",
+        cms,
+        "application/json",
+        br#"{"apiVersion":"apps/v1","kind":"ConfigMap","metadata":{"name":"x"}}"#,
+    );
     assert_eq!(code, 400, "{st}");
 
-    let (code, st) = raw(&s, "POST", &format!("{cms}?fieldValidation=Strict"), "application/json", br#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"x"},"dta":{}}"#);
+    let (code, st) = raw(
+        &s,
+        "POST",
+        &format!("{cms}?fieldValidation=Strict"),
+        "application/json",
+        br#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"x"},"dta":{}}"#,
+    );
     assert_eq!(code, 400, "{st}");
     assert!(st["message"].as_str().unwrap_or_default().contains("unknown field \"dta\""), "{st}");
 
-    let (code, st) = raw(&s, "POST", cms, "application/json", br#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"Bad_Name","labels":{"a":"-x-"}}}"#);
+    let (code, st) = raw(
+        &s,
+        "POST",
+        cms,
+        "application/json",
+        br#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"Bad_Name","labels":{"a":"-x-"}}}"#,
+    );
     assert_eq!(code, 422, "{st}");
     assert_eq!(st["reason"], "Invalid");
     let causes = st["details"]["causes"].as_array().cloned().unwrap_or_default();
     assert!(causes.len() >= 2, "every invalid field is listed: {st}");
 
-    let big = format!(r#"{{"apiVersion":"v1","kind":"ConfigMap","metadata":{{"name":"big"}},"data":{{"a":"{}"}}}}"#, "x".repeat(3 * 1024 * 1024 + 10));
+    let big = format!(
+        r#"{{"apiVersion":"v1","kind":"ConfigMap","metadata":{{"name":"big"}},"data":{{"a":"{}"}}}}"#,
+        "x".repeat(3 * 1024 * 1024 + 10)
+    );
     let (code, st) = raw(&s, "POST", cms, "application/json", big.as_bytes());
     assert_eq!(code, 413, "{st}");
 

@@ -23,7 +23,9 @@ async fn typed_client_crud_list_and_watch() {
     let client = s.client().await.expect("client");
     let api: Api<ConfigMap> = Api::namespaced(client, "default");
     for i in 0..7 {
-        api.create(&PostParams::default(), &cm(&format!("c{i}"), if i % 2 == 0 { "even" } else { "odd" })).await.expect("create");
+        api.create(&PostParams::default(), &cm(&format!("c{i}"), if i % 2 == 0 { "even" } else { "odd" }))
+            .await
+            .expect("create");
     }
     let even = api.list(&ListParams::default().labels("group=even")).await.expect("list");
     assert_eq!(even.items.len(), 4);

@@ -18,7 +18,13 @@ fn apply_get_edit_delete_with_both_kubectls() {
         let ns = format!("apply-{}", v.replace('.', "-"));
         s.ok(v, &["create", "namespace", &ns]);
         let out = s.ok(v, &["apply", "-n", &ns, "-f", path(&app)]);
-        for what in ["configmap/web-config created", "deployment.apps/web created", "statefulset.apps/db created", "cronjob.batch/tick created", "ingress.networking.k8s.io/web created"] {
+        for what in [
+            "configmap/web-config created",
+            "deployment.apps/web created",
+            "statefulset.apps/db created",
+            "cronjob.batch/tick created",
+            "ingress.networking.k8s.io/web created",
+        ] {
             assert!(out.contains(what), "kubectl {v} apply: missing {what:?} in\n{out}");
         }
         // Re-applying unchanged manifests changes nothing.
@@ -36,7 +42,16 @@ fn apply_get_edit_delete_with_both_kubectls() {
 
         // Table output with the columns users expect.
         let table = s.ok(v, &["get", "deploy", "-n", &ns]);
-        assert!(table.lines().next().unwrap_or_default().split_whitespace().eq(["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]), "{table}");
+        assert!(
+            table.lines().next().unwrap_or_default().split_whitespace().eq([
+                "NAME",
+                "READY",
+                "UP-TO-DATE",
+                "AVAILABLE",
+                "AGE"
+            ]),
+            "{table}"
+        );
         let svc = s.ok(v, &["get", "svc", "web", "-n", &ns]);
         assert!(svc.contains("CLUSTER-IP") && svc.contains("80/TCP"), "{svc}");
         let wide = s.ok(v, &["get", "deploy", "web", "-n", &ns, "-o", "wide"]);
@@ -51,19 +66,51 @@ fn apply_get_edit_delete_with_both_kubectls() {
         s.ok(v, &["scale", "deploy", "web", "-n", &ns, "--replicas=3"]);
         assert_eq!(json(&s.ok(v, &["get", "deploy", "web", "-n", &ns, "-o", "json"]))["spec"]["replicas"], 3);
         s.ok(v, &["patch", "cm", "web-config", "-n", &ns, "--type", "merge", "-p", r#"{"data":{"extra":"1"}}"#]);
-        s.ok(v, &["patch", "cm", "web-config", "-n", &ns, "--type", "json", "-p", r#"[{"op":"replace","path":"/data/greeting","value":"bye"}]"#]);
+        s.ok(
+            v,
+            &[
+                "patch",
+                "cm",
+                "web-config",
+                "-n",
+                &ns,
+                "--type",
+                "json",
+                "-p",
+                r#"[{"op":"replace","path":"/data/greeting","value":"bye"}]"#,
+            ],
+        );
         s.ok(v, &["patch", "deploy", "web", "-n", &ns, "--type", "strategic", "-p", r#"{"spec":{"template":{"spec":{"containers":[{"name":"sidecar","image":"keel-test/toolbox:latest"}]}}}}"#]);
         let cm = json(&s.ok(v, &["get", "cm", "web-config", "-n", &ns, "-o", "json"]));
         assert_eq!((cm["data"]["greeting"].as_str(), cm["data"]["extra"].as_str()), (Some("bye"), Some("1")));
         let d = json(&s.ok(v, &["get", "deploy", "web", "-n", &ns, "-o", "json"]));
-        let names: Vec<&str> = d["spec"]["template"]["spec"]["containers"].as_array().into_iter().flatten().filter_map(|c| c["name"].as_str()).collect();
-        assert_eq!(names, ["sidecar", "echo"], "strategic merge merges containers by name; new ones first, as Kubernetes does");
+        let names: Vec<&str> = d["spec"]["template"]["spec"]["containers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c["name"].as_str())
+            .collect();
+        assert_eq!(
+            names,
+            ["sidecar", "echo"],
+            "strategic merge merges containers by name; new ones first, as Kubernetes does"
+        );
 
         // Generators.
         let dir = s.data_dir().join(format!("files-{ns}"));
         std::fs::create_dir_all(&dir).expect("dir");
         std::fs::write(dir.join("app.properties"), "a=1\n").expect("file");
-        s.ok(v, &["create", "configmap", "from-file", "-n", &ns, &format!("--from-file={}", dir.join("app.properties").display())]);
+        s.ok(
+            v,
+            &[
+                "create",
+                "configmap",
+                "from-file",
+                "-n",
+                &ns,
+                &format!("--from-file={}", dir.join("app.properties").display()),
+            ],
+        );
         assert!(s.ok(v, &["get", "cm", "from-file", "-n", &ns, "-o", "yaml"]).contains("a=1"));
         s.ok(v, &["create", "secret", "generic", "creds", "-n", &ns, "--from-literal=user=admin"]);
         let sec = json(&s.ok(v, &["get", "secret", "creds", "-n", &ns, "-o", "json"]));
@@ -94,7 +141,8 @@ fn server_side_apply_tracks_managers_and_conflicts() {
     let app = manifest("app.yaml");
     s.ok(v, &["apply", "--server-side", "-f", path(&app)]);
     let d = json(&s.ok(v, &["get", "deploy", "web", "-o", "json", "--show-managed-fields"]));
-    let managers: Vec<&str> = d["metadata"]["managedFields"].as_array().into_iter().flatten().filter_map(|m| m["manager"].as_str()).collect();
+    let managers: Vec<&str> =
+        d["metadata"]["managedFields"].as_array().into_iter().flatten().filter_map(|m| m["manager"].as_str()).collect();
     assert!(managers.contains(&"kubectl"), "managers: {managers:?}");
     // Another manager changes replicas; applying the old value conflicts.
     s.ok(v, &["scale", "deploy", "web", "--replicas=4"]);
@@ -158,12 +206,22 @@ fn state_survives_restart_and_watches_resume() {
         .expect("rv");
     assert!(rv3 > rv1 + 1, "resourceVersion must keep increasing across restarts: {rv1} -> {rv3}");
     // A watch from before the restart replays what it missed.
-    let out = s.ok(v, &["get", "--raw", &format!("/api/v1/namespaces/default/configmaps?watch=true&resourceVersion={rv1}&timeoutSeconds=1")]);
+    let out = s.ok(
+        v,
+        &[
+            "get",
+            "--raw",
+            &format!("/api/v1/namespaces/default/configmaps?watch=true&resourceVersion={rv1}&timeoutSeconds=1"),
+        ],
+    );
     let events: Vec<serde_json::Value> = out.lines().map(json).collect();
     let values: Vec<&str> = events.iter().filter_map(|e| e["object"]["data"]["a"].as_str()).collect();
     assert_eq!(values, ["2", "3"], "events: {out}");
     // One from before the retained window gets 410 Gone as an ERROR event.
-    let out = s.ok(v, &["get", "--raw", "/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=0&timeoutSeconds=1"]);
+    let out = s.ok(
+        v,
+        &["get", "--raw", "/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=0&timeoutSeconds=1"],
+    );
     assert!(out.contains("\"ADDED\""), "{out}");
 }
 
@@ -172,16 +230,82 @@ fn watch_from_compacted_history_gets_410() {
     let s = Server::start_with(&["--watch-history", "3"]).expect("server");
     let v = KUBECTL_NEWEST;
     s.ok(KUBECTL_OLDEST, &["create", "configmap", "old", "--from-literal=a=0"]);
-    let rv = json(&s.ok(v, &["get", "cm", "old", "-o", "json"]))["metadata"]["resourceVersion"].as_str().unwrap_or_default().to_string();
+    let rv = json(&s.ok(v, &["get", "cm", "old", "-o", "json"]))["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     for i in 1..=5 {
         s.ok(v, &["patch", "cm", "old", "--type", "merge", "-p", &format!(r#"{{"data":{{"a":"{i}"}}}}"#)]);
     }
-    let out = s.ok(v, &["get", "--raw", &format!("/api/v1/namespaces/default/configmaps?watch=true&resourceVersion={rv}&timeoutSeconds=2")]);
+    let out = s.ok(
+        v,
+        &[
+            "get",
+            "--raw",
+            &format!("/api/v1/namespaces/default/configmaps?watch=true&resourceVersion={rv}&timeoutSeconds=2"),
+        ],
+    );
     let ev = json(out.lines().next().unwrap_or_default());
     assert_eq!(ev["type"], "ERROR", "{out}");
     assert_eq!(ev["object"]["code"], 410, "{out}");
     assert_eq!(ev["object"]["reason"], "Expired", "{out}");
     // A list with the watch's bookmark semantics still works afterwards.
-    let out = s.ok(v, &["get", "--raw", "/api/v1/namespaces/default/configmaps?watch=true&allowWatchBookmarks=true&timeoutSeconds=1"]);
+    let out = s.ok(
+        v,
+        &["get", "--raw", "/api/v1/namespaces/default/configmaps?watch=true&allowWatchBookmarks=true&timeoutSeconds=1"],
+    );
     assert!(out.contains("\"ADDED\""), "{out}");
+}
+
+#[test]
+fn dry_run_custom_resources_and_namespace_defaults() {
+    let s = Server::start().expect("server");
+    let v = KUBECTL_NEWEST;
+    // Server-side dry run validates and stores nothing.
+    let out = s.ok(v, &["create", "configmap", "dry", "--from-literal=a=1", "--dry-run=server", "-o", "json"]);
+    assert_eq!(json(&out)["data"]["a"], "1");
+    assert!(s.fails(v, &["get", "cm", "dry"]).contains("not found"));
+    let err = s.fails(v, &["create", "deployment", "Bad_Name", "--image=x", "--dry-run=server"]);
+    assert!(err.contains("Invalid") || err.contains("invalid"), "{err}");
+
+    // A new namespace gets its default ServiceAccount.
+    s.ok(v, &["create", "namespace", "fresh"]);
+    let mut found = false;
+    for _ in 0..50 {
+        if s.kubectl(v, &["get", "serviceaccount", "default", "-n", "fresh"])
+            .map(|o| o.status.success())
+            .unwrap_or(false)
+        {
+            found = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(found, "default ServiceAccount in a new namespace");
+
+    // The scale subresource of a custom resource.
+    s.ok(v, &["apply", "-f", path(&manifest("app.yaml"))]);
+    s.ok(v, &["apply", "-f", path(&manifest("crontab.yaml"))]);
+    s.ok(v, &["scale", "crontab", "nightly", "--replicas=3"]);
+    assert_eq!(json(&s.ok(v, &["get", "ct", "nightly", "-o", "json"]))["spec"]["replicas"], 3);
+    // Schema validation of custom resources: every bad field is listed.
+    let bad = "apiVersion: stable.example.com/v1\nkind: CronTab\nmetadata:\n  name: bad\nspec:\n  cronSpec: nonsense\n  replicas: -1\n";
+    let out = s.kubectl_stdin(v, &["apply", "-f", "-"], Some(bad)).expect("kubectl");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("spec.cronSpec") && err.contains("spec.replicas"), "{err}");
+
+    // Cluster-scoped custom resources.
+    s.ok(v, &["apply", "-f", path(&manifest("cluster-crd.yaml"))]);
+    let region = "apiVersion: geo.example.com/v1\nkind: Region\nmetadata:\n  name: europe\nspec:\n  code: eu\n";
+    let out = s.kubectl_stdin(v, &["apply", "-f", "-"], Some(region)).expect("kubectl");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let r = json(&s.ok(v, &["get", "region", "europe", "-o", "json"]));
+    assert_eq!(r["spec"]["code"], "eu");
+    assert!(r["metadata"].get("namespace").is_none());
+    let out =
+        s.kubectl_stdin(v, &["apply", "-f", "-"], Some(&region.replace("code: eu", "code: mars"))).expect("kubectl");
+    assert!(!out.status.success(), "enum violation must be refused");
+    // Deleting the CRD deletes its objects.
+    s.ok(v, &["delete", "crd", "regions.geo.example.com"]);
+    assert!(!s.ok(v, &["api-resources"]).contains("regions"));
 }

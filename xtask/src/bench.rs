@@ -14,9 +14,11 @@ pub fn run(name: &str) -> Result<()> {
         "api" => {
             crate::setup::ensure()?;
             crate::run(cargo().args(["build", "--release", "-p", "keel-control-plane", "--bin", "keel"]))?;
-            crate::run(cargo()
-                .args(["run", "--release", "-p", "keel-e2e", "--bin", "bench-api"])
-                .env("KEEL_BIN", root().join("target/release/keel")))
+            crate::run(
+                cargo()
+                    .args(["run", "--release", "-p", "keel-e2e", "--bin", "bench-api"])
+                    .env("KEEL_BIN", root().join("target/release/keel")),
+            )
         }
         other => bail!("unknown benchmark {other:?}; known: api"),
     }

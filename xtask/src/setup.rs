@@ -16,10 +16,8 @@ fn ensure_components() -> Result<()> {
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
         .unwrap_or_default();
-    let missing: Vec<&str> = ["rustfmt", "clippy"]
-        .into_iter()
-        .filter(|c| !installed.lines().any(|l| l.starts_with(c)))
-        .collect();
+    let missing: Vec<&str> =
+        ["rustfmt", "clippy"].into_iter().filter(|c| !installed.lines().any(|l| l.starts_with(c))).collect();
     if !missing.is_empty() {
         let mut cmd = Command::new("rustup");
         cmd.args(["component", "add"]).args(&missing);
@@ -37,7 +35,9 @@ fn ensure_packages() -> Result<()> {
     }
     run(Command::new("apt-get").arg("update").arg("-q"))?;
     let mut cmd = Command::new("apt-get");
-    cmd.args(["install", "-y", "-q", "--no-install-recommends"]).args(&missing).env("DEBIAN_FRONTEND", "noninteractive");
+    cmd.args(["install", "-y", "-q", "--no-install-recommends"])
+        .args(&missing)
+        .env("DEBIAN_FRONTEND", "noninteractive");
     run(&mut cmd)
 }
 

@@ -20,8 +20,8 @@ pub fn admit(
     let name = super::objects::name(&obj).to_string();
     let (mut obj, unknown, mut errors) = match &rt.source {
         Source::Builtin => {
-            let decoded = validation::decode_builtin(&rt.group, &rt.kind, &obj)
-                .map_err(|e| ApiError::bad_request(e.0))?;
+            let decoded =
+                validation::decode_builtin(&rt.group, &rt.kind, &obj).map_err(|e| ApiError::bad_request(e.0))?;
             (decoded.object, decoded.unknown_fields, Vec::new())
         }
         Source::Custom(info) => {

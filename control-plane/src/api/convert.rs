@@ -76,7 +76,8 @@ mod tests {
     fn events_round_trip() {
         let reg = Registry::new();
         let rt = reg.find("events.k8s.io", "v1", "events").expect("events.k8s.io");
-        let core = json!({"apiVersion": "v1", "kind": "Event", "message": "hi", "involvedObject": {"name": "p"}, "count": 2});
+        let core =
+            json!({"apiVersion": "v1", "kind": "Event", "message": "hi", "involvedObject": {"name": "p"}, "count": 2});
         let view = to_view(&rt, &core);
         assert_eq!(view["note"], "hi");
         assert_eq!(view["regarding"]["name"], "p");

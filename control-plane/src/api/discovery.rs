@@ -143,7 +143,11 @@ pub fn aggregated(registry: &Registry, legacy: bool, version: &str) -> Value {
                 .collect();
             vs.push(json!({"version": v, "resources": resources, "freshness": "Current"}));
         }
-        let metadata = if g.is_empty() { json!({"creationTimestamp": null}) } else { json!({"name": g, "creationTimestamp": null}) };
+        let metadata = if g.is_empty() {
+            json!({"creationTimestamp": null})
+        } else {
+            json!({"name": g, "creationTimestamp": null})
+        };
         items.push(json!({"metadata": metadata, "versions": vs}));
     }
     json!({"kind": "APIGroupDiscoveryList", "apiVersion": format!("apidiscovery.k8s.io/{version}"), "metadata": {}, "items": items})

@@ -61,7 +61,14 @@ fn bodies() -> impl Strategy<Value = Vec<u8>> {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..6).prop_map(serde_json::Value::from),
             prop::collection::btree_map(
-                prop_oneof![Just("metadata".to_string()), Just("spec".to_string()), Just("kind".to_string()), Just("apiVersion".to_string()), Just("name".to_string()), "[a-z]{1,8}"],
+                prop_oneof![
+                    Just("metadata".to_string()),
+                    Just("spec".to_string()),
+                    Just("kind".to_string()),
+                    Just("apiVersion".to_string()),
+                    Just("name".to_string()),
+                    "[a-z]{1,8}"
+                ],
                 inner,
                 0..6
             )
@@ -75,11 +82,7 @@ fn bodies() -> impl Strategy<Value = Vec<u8>> {
                 .to_string()
                 .into_bytes()
         });
-    prop_oneof![
-        prop::collection::vec(any::<u8>(), 0..200),
-        json.prop_map(|v| v.to_string().into_bytes()),
-        near_valid,
-    ]
+    prop_oneof![prop::collection::vec(any::<u8>(), 0..200), json.prop_map(|v| v.to_string().into_bytes()), near_valid,]
 }
 
 proptest! {

@@ -125,7 +125,9 @@ pub fn list(call: &Call) -> ApiResult<Response> {
     let rt = call.rt();
     let sel = Selectors::from_query(rt, &call.query)?;
     let limit: Option<usize> = match call.query.get("limit") {
-        Some(l) => Some(l.parse().map_err(|_| ApiError::bad_request(format!("invalid limit {l:?}")))?).filter(|l| *l > 0),
+        Some(l) => {
+            Some(l.parse().map_err(|_| ApiError::bad_request(format!("invalid limit {l:?}")))?).filter(|l| *l > 0)
+        }
         None => None,
     };
     let mut after = match call.query.get("continue") {
@@ -273,7 +275,10 @@ pub async fn create(call: &Call<'_>, body: &[u8]) -> ApiResult<Response> {
         return Err(ApiError::invalid(
             call.rt(),
             "",
-            &[crate::validation::field_error::FieldError::required("metadata.name", "name or generateName is required")],
+            &[crate::validation::field_error::FieldError::required(
+                "metadata.name",
+                "name or generateName is required",
+            )],
         ));
     }
     hooks::prepare_create(call.server, call.rt(), &mut obj)?;
@@ -374,14 +379,23 @@ async fn write_update(
     }
     if !managed_by_apply {
         let schema = schema_for(rt);
-        patch::track_update(Some(old), &mut new, &call.manager(), &rt.api_version(), part.subresource(), &schema, &objects::now());
+        patch::track_update(
+            Some(old),
+            &mut new,
+            &call.manager(),
+            &rt.api_version(),
+            part.subresource(),
+            &schema,
+            &objects::now(),
+        );
     }
     if objects::is_deleting(&new) && objects::finalizers(&new).is_empty() && !hooks::deletion_blocked(rt, &new) {
         // The last finalizer is gone: the deletion completes now.
         if call.query.dry_run() {
             return Ok(new);
         }
-        let last = call.server.store.delete(&call.target.key(), Some(expected)).await.map_err(|e| store_err(rt, &name, e))?;
+        let last =
+            call.server.store.delete(&call.target.key(), Some(expected)).await.map_err(|e| store_err(rt, &name, e))?;
         hooks::after_delete(call.server, rt, &last).await;
         return Ok(to_view(rt, &last));
     }
@@ -485,14 +499,26 @@ pub async fn patch(call: &Call<'_>, body: &[u8]) -> ApiResult<Response> {
             check_type(rt, &patch_doc)?;
             let force = call.query.flag("force");
             let live = current.as_ref().map(|c| to_view(rt, c));
-            let merged = patch::server_side_apply(live.as_ref(), &patch_doc, manager, &rt.api_version(), force, &schema, &objects::now())
-                .map_err(|e| apply_error(rt, call.name(), e))?;
+            let merged = patch::server_side_apply(
+                live.as_ref(),
+                &patch_doc,
+                manager,
+                &rt.api_version(),
+                force,
+                &schema,
+                &objects::now(),
+            )
+            .map_err(|e| apply_error(rt, call.name(), e))?;
             let Some(old) = live else {
                 return apply_create(call, merged, &mut warnings).await;
             };
             let old_rev = object_revision(&old).unwrap_or(0);
             match write_update(call, &old, merged, Part::of(call), old_rev, true, &mut warnings).await {
-                Err(e) if e.code == 409 && e.reason == "Conflict" && meta_str(&patch_doc, "resourceVersion").is_none() => continue,
+                Err(e)
+                    if e.code == 409 && e.reason == "Conflict" && meta_str(&patch_doc, "resourceVersion").is_none() =>
+                {
+                    continue
+                }
                 Err(e) => return Err(e),
                 Ok(stored) => return Ok(render::one(rt, stored, call.rendering, StatusCode::OK, &warnings)),
             }
@@ -567,7 +593,10 @@ pub struct DeleteOptions {
 impl DeleteOptions {
     pub fn parse(q: &Query, body: &[u8]) -> ApiResult<Self> {
         let b: Value = if body.iter().all(u8::is_ascii_whitespace) { json!({}) } else { parse_body(body, false)? };
-        let grace = b.get("gracePeriodSeconds").and_then(Value::as_i64).or_else(|| q.get("gracePeriodSeconds").and_then(|g| g.parse().ok()));
+        let grace = b
+            .get("gracePeriodSeconds")
+            .and_then(Value::as_i64)
+            .or_else(|| q.get("gracePeriodSeconds").and_then(|g| g.parse().ok()));
         let mut propagation =
             b.get("propagationPolicy").and_then(Value::as_str).or(q.get("propagationPolicy")).map(String::from);
         if propagation.is_none() && (b.get("orphanDependents") == Some(&json!(true)) || q.flag("orphanDependents")) {
@@ -608,7 +637,11 @@ pub async fn delete_object(
         if let Some(uid) = &opts.uid {
             let have = meta_str(&old, "uid").unwrap_or_default();
             if have != uid {
-                return Err(ApiError::conflict(rt, name, &format!("Precondition failed: UID in precondition: {uid}, UID in object meta: {have}")));
+                return Err(ApiError::conflict(
+                    rt,
+                    name,
+                    &format!("Precondition failed: UID in precondition: {uid}, UID in object meta: {have}"),
+                ));
             }
         }
         if let Some(want) = &opts.resource_version {
@@ -673,8 +706,10 @@ pub async fn delete_object(
 pub async fn delete(call: &Call<'_>, body: &[u8]) -> ApiResult<Response> {
     call.query.validate_dry_run()?;
     let opts = DeleteOptions::parse(&call.query, body)?;
-    let obj = delete_object(call.server, call.rt(), &call.target.key(), call.name(), &opts, call.query.dry_run()).await?;
-    let code = if objects::is_deleting(&obj) && call.current().is_some() { StatusCode::ACCEPTED } else { StatusCode::OK };
+    let obj =
+        delete_object(call.server, call.rt(), &call.target.key(), call.name(), &opts, call.query.dry_run()).await?;
+    let code =
+        if objects::is_deleting(&obj) && call.current().is_some() { StatusCode::ACCEPTED } else { StatusCode::OK };
     Ok(render::json(code, &obj, &[]))
 }
 
@@ -728,7 +763,9 @@ fn scale_view(rt: &ResourceType, obj: &Value) -> ApiResult<Value> {
     if !selector.is_empty() {
         status["selector"] = json!(selector);
     }
-    Ok(json!({"kind": "Scale", "apiVersion": "autoscaling/v1", "metadata": meta, "spec": {"replicas": replicas}, "status": status}))
+    Ok(
+        json!({"kind": "Scale", "apiVersion": "autoscaling/v1", "metadata": meta, "spec": {"replicas": replicas}, "status": status}),
+    )
 }
 
 /// `metav1.LabelSelector` (or a plain map, as ReplicationController has) as a
@@ -743,8 +780,11 @@ fn selector_string(sel: &Value) -> String {
     }
     for e in sel.get("matchExpressions").and_then(Value::as_array).into_iter().flatten() {
         let key = e.get("key").and_then(Value::as_str).unwrap_or_default();
-        let values: Vec<&str> =
-            e.get("values").and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+        let values: Vec<&str> = e
+            .get("values")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
         match e.get("operator").and_then(Value::as_str) {
             Some("In") => parts.push(format!("{key} in ({})", values.join(","))),
             Some("NotIn") => parts.push(format!("{key} notin ({})", values.join(","))),
@@ -786,7 +826,11 @@ pub async fn write_scale(call: &Call<'_>, body: &[u8], is_patch: bool) -> ApiRes
             return Err(ApiError::invalid(
                 rt,
                 call.name(),
-                &[crate::validation::field_error::FieldError::invalid("spec.replicas", replicas, "must be greater than or equal to 0")],
+                &[crate::validation::field_error::FieldError::invalid(
+                    "spec.replicas",
+                    replicas,
+                    "must be greater than or equal to 0",
+                )],
             ));
         }
         let mut new = to_view(rt, &old);

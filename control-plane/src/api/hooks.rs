@@ -36,7 +36,8 @@ pub fn prepare_create(server: &ApiServer, rt: &ResourceType, obj: &mut Value) ->
         spec.entry("finalizers").or_insert_with(|| json!(["kubernetes"]));
     }
     if is(rt, "", "Service") {
-        crate::services::allocate(server, obj, None).map_err(|errs| ApiError::invalid(rt, objects::name(obj), &errs))?;
+        crate::services::allocate(server, obj, None)
+            .map_err(|errs| ApiError::invalid(rt, objects::name(obj), &errs))?;
     }
     if is(rt, "apiextensions.k8s.io", "CustomResourceDefinition") {
         crate::crd::prepare(rt, obj, None)?;
@@ -96,8 +97,7 @@ pub fn graceful_period(rt: &ResourceType, obj: &Value, requested: Option<i64>) -
 /// Whether something other than metadata.finalizers holds a deletion: a
 /// namespace's spec.finalizers (its contents are deleted first).
 pub fn deletion_blocked(rt: &ResourceType, obj: &Value) -> bool {
-    is(rt, "", "Namespace")
-        && obj.pointer("/spec/finalizers").and_then(Value::as_array).is_some_and(|a| !a.is_empty())
+    is(rt, "", "Namespace") && obj.pointer("/spec/finalizers").and_then(Value::as_array).is_some_and(|a| !a.is_empty())
 }
 
 /// Namespaces being deleted show phase Terminating.

@@ -201,7 +201,8 @@ async fn handle(server: &ApiServer, r: Route, req: Request) -> ApiResult<Respons
         }
         Route::Resources { group, version } => {
             get_only(&method)?;
-            let doc = discovery::resource_list(&server.registry, &group, &version).ok_or_else(ApiError::not_found_path)?;
+            let doc =
+                discovery::resource_list(&server.registry, &group, &version).ok_or_else(ApiError::not_found_path)?;
             Ok(render::json(StatusCode::OK, &doc, &[]))
         }
         Route::OpenApiV2 => {

@@ -211,12 +211,7 @@ pub fn parse_body(body: &[u8], yaml: bool) -> ApiResult<Value> {
         })
     } else {
         serde_json::from_slice::<Value>(body).map_err(|e| {
-            ApiError::bad_request(format!(
-                "error decoding JSON at line {} column {}: {}",
-                e.line(),
-                e.column(),
-                e
-            ))
+            ApiError::bad_request(format!("error decoding JSON at line {} column {}: {}", e.line(), e.column(), e))
         })
     }
 }
@@ -261,7 +256,10 @@ mod tests {
     fn routes() {
         let reg = Registry::new();
         let t = target(route(&reg, "/api/v1/namespaces/default/pods/p1/status"));
-        assert_eq!((t.rt.plural.as_str(), t.namespace.as_deref(), t.name.as_deref()), ("pods", Some("default"), Some("p1")));
+        assert_eq!(
+            (t.rt.plural.as_str(), t.namespace.as_deref(), t.name.as_deref()),
+            ("pods", Some("default"), Some("p1"))
+        );
         assert_eq!(t.subresource.as_deref(), Some("status"));
         let t = target(route(&reg, "/api/v1/namespaces/kube-system"));
         assert_eq!((t.rt.plural.as_str(), t.name.as_deref()), ("namespaces", Some("kube-system")));

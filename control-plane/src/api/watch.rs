@@ -21,7 +21,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::broadcast;
 
 /// Default watch length when the client gives no timeout (kube-apiserver
 /// picks 30 to 60 minutes).
@@ -82,7 +82,8 @@ impl Watcher {
             Rendering::Full => view,
             Rendering::PartialMetadata => partial_metadata(&view),
             Rendering::Table => {
-                let rev = view.pointer("/metadata/resourceVersion").and_then(Value::as_str).unwrap_or_default().to_string();
+                let rev =
+                    view.pointer("/metadata/resourceVersion").and_then(Value::as_str).unwrap_or_default().to_string();
                 let t = render::table_of(&self.rt, &[view], &rev, None, !self.columns_sent);
                 self.columns_sent = true;
                 t
@@ -128,10 +129,7 @@ fn error_line(e: &ApiError) -> String {
 fn parse_rv(call: &Call) -> ApiResult<Option<u64>> {
     match call.query.get("resourceVersion") {
         None | Some("0") => Ok(None),
-        Some(rv) => rv
-            .parse()
-            .map(Some)
-            .map_err(|_| ApiError::bad_request(format!("invalid resource version: {rv}"))),
+        Some(rv) => rv.parse().map(Some).map_err(|_| ApiError::bad_request(format!("invalid resource version: {rv}"))),
     }
 }
 
@@ -158,7 +156,6 @@ pub fn serve(call: &Call) -> ApiResult<Response> {
     };
     let store = call.server.store.clone();
     let resource_prefix = rt.storage_prefix();
-    let (tx, rx) = mpsc::channel::<Bytes>(256);
     // Set up under the store's lock so nothing is missed, then stream.
     let (initial, start) = match from {
         None => {
@@ -171,83 +168,63 @@ pub fn serve(call: &Call) -> ApiResult<Response> {
         }
         Some(rv) => (None, store.watch(&resource_prefix, rv)),
     };
-    tokio::spawn(async move {
+    // The response body reads the shared channel itself: one wake-up per
+    // watcher per event, and a client that goes away drops it all.
+    let events = async_stream::stream! {
         let start = match start {
             Ok(s) => s,
             Err(StoreError::Gone { requested, oldest }) => {
                 let e = ApiError::gone(format!("too old resource version: {requested} ({oldest})"));
-                let _ = tx.send(Bytes::from(error_line(&e))).await;
+                yield Bytes::from(error_line(&e));
                 return;
             }
             Err(e) => {
-                let _ = tx.send(Bytes::from(error_line(&ApiError::internal(e.to_string())))).await;
+                yield Bytes::from(error_line(&ApiError::internal(e.to_string())));
                 return;
             }
         };
         let mut last_rev = start.revision;
         for (key, obj) in initial.into_iter().flatten() {
-            if watcher.matches(&key, &obj) && tx.send(Bytes::from(watcher.render("ADDED", &obj))).await.is_err() {
-                return;
+            if watcher.matches(&key, &obj) {
+                yield Bytes::from(watcher.render("ADDED", &obj));
             }
         }
-        if send_initial && bookmarks && tx.send(Bytes::from(watcher.bookmark(last_rev, true))).await.is_err() {
-            return;
+        if send_initial && bookmarks {
+            yield Bytes::from(watcher.bookmark(last_rev, true));
         }
         for e in &start.backlog {
             last_rev = e.revision;
             if let Some(kind) = watcher.classify(e) {
-                if tx.send(watcher.render_event(kind, e)).await.is_err() {
-                    return;
-                }
+                yield watcher.render_event(kind, e);
             }
         }
-        stream_live(watcher, start.live, tx, last_rev, timeout, bookmarks.then_some(bookmark_every)).await;
-    });
-    let stream = tokio_stream::wrappers::ReceiverStream::new(rx);
-    let body = Body::from_stream(futures::StreamExt::map(stream, Ok::<_, std::convert::Infallible>));
+        let mut live = start.live;
+        let deadline = tokio::time::sleep(timeout);
+        tokio::pin!(deadline);
+        let mut ticker = tokio::time::interval(if bookmarks { bookmark_every } else { Duration::from_secs(3600) });
+        ticker.tick().await;
+        loop {
+            tokio::select! {
+                _ = &mut deadline => break,
+                _ = ticker.tick(), if bookmarks => yield Bytes::from(watcher.bookmark(last_rev, false)),
+                got = live.recv() => match got {
+                    Ok(e) if e.revision > last_rev => {
+                        last_rev = e.revision;
+                        if let Some(kind) = watcher.classify(&e) {
+                            yield watcher.render_event(kind, &e);
+                        }
+                    }
+                    Ok(_) => {}
+                    // A watcher that fell too far behind ends; the client
+                    // resumes from its last resourceVersion.
+                    Err(broadcast::error::RecvError::Lagged(_)) | Err(broadcast::error::RecvError::Closed) => break,
+                },
+            }
+        }
+    };
+    let body = Body::from_stream(futures::StreamExt::map(events, Ok::<_, std::convert::Infallible>));
     let mut resp = (StatusCode::OK, body).into_response();
     resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache, private"));
     Ok(resp)
-}
-
-async fn stream_live(
-    mut watcher: Watcher,
-    mut live: broadcast::Receiver<Arc<Event>>,
-    tx: mpsc::Sender<Bytes>,
-    mut last_rev: u64,
-    timeout: Duration,
-    bookmark_every: Option<Duration>,
-) {
-    let deadline = tokio::time::sleep(timeout);
-    tokio::pin!(deadline);
-    let mut ticker = tokio::time::interval(bookmark_every.unwrap_or(Duration::from_secs(3600)));
-    ticker.tick().await;
-    loop {
-        tokio::select! {
-            _ = &mut deadline => return,
-            _ = tx.closed() => return,
-            _ = ticker.tick(), if bookmark_every.is_some() => {
-                if tx.send(Bytes::from(watcher.bookmark(last_rev, false))).await.is_err() {
-                    return;
-                }
-            }
-            got = live.recv() => match got {
-                Ok(e) => {
-                    if e.revision <= last_rev {
-                        continue;
-                    }
-                    last_rev = e.revision;
-                    if let Some(kind) = watcher.classify(&e) {
-                        if tx.send(watcher.render_event(kind, &e)).await.is_err() {
-                            return;
-                        }
-                    }
-                }
-                // A watcher that fell too far behind ends; the client
-                // resumes from its last resourceVersion.
-                Err(broadcast::error::RecvError::Lagged(_)) | Err(broadcast::error::RecvError::Closed) => return,
-            }
-        }
-    }
 }

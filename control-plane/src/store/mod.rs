@@ -197,7 +197,12 @@ impl Store {
     /// Objects whose key starts with `prefix`, in key order, starting after
     /// `after` (for paging), at most `limit`. Returns the revision they were
     /// read at and whether more remain.
-    pub fn list(&self, prefix: &str, after: Option<&str>, limit: Option<usize>) -> (Vec<(String, Arc<Value>)>, u64, bool) {
+    pub fn list(
+        &self,
+        prefix: &str,
+        after: Option<&str>,
+        limit: Option<usize>,
+    ) -> (Vec<(String, Arc<Value>)>, u64, bool) {
         let state = self.read();
         let start = match after {
             Some(a) => std::ops::Bound::Excluded(a.to_string()),
@@ -264,12 +269,8 @@ impl Store {
         if from < state.compacted {
             return Err(StoreError::Gone { requested: from, oldest: state.compacted + 1 });
         }
-        let backlog = state
-            .history
-            .iter()
-            .filter(|e| e.revision > from && e.key.starts_with(prefix))
-            .cloned()
-            .collect();
+        let backlog =
+            state.history.iter().filter(|e| e.revision > from && e.key.starts_with(prefix)).cloned().collect();
         Ok(WatchStart { backlog, live, revision: state.revision })
     }
 
@@ -416,8 +417,14 @@ fn commit_batch(store: &Store, backend: &dyn Backend, batch: Vec<Request>) {
                     let stored = (kind != EventType::Deleted).then(|| Stored { object: object.clone(), revision });
                     overlay.insert(key.clone(), stored.clone());
                     records.push(Record { revision, kind, key: key.clone(), bytes });
-                    let event =
-                        Arc::new(Event { revision, kind, key: key.clone(), object: object.clone(), prev, encoded: Default::default() });
+                    let event = Arc::new(Event {
+                        revision,
+                        kind,
+                        key: key.clone(),
+                        object: object.clone(),
+                        prev,
+                        encoded: Default::default(),
+                    });
                     staged.push((key, stored, event));
                     replies.push((reply, object));
                 }

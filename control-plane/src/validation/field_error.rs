@@ -98,5 +98,4 @@ impl FieldError {
     pub fn cause(&self) -> Value {
         json!({"reason": self.kind.cause_type(), "message": self.text(), "field": self.field})
     }
-
 }

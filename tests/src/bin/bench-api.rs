@@ -151,7 +151,10 @@ async fn main() -> Result<()> {
     let rss_watch = rss_mib(pid);
 
     println!();
-    println!("cargo xtask bench api  ({} cores, release build)", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0));
+    println!(
+        "cargo xtask bench api  ({} cores, release build)",
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0)
+    );
     println!("{:<44} {:>12} {:>12} {:>10}", "metric", "keel", "baseline", "target");
     let row = |m: &str, k: f64, b: Option<f64>, t: &str| {
         let b = b.map(|b| format!("{b:.2}")).unwrap_or_else(|| "-".into());
@@ -159,7 +162,12 @@ async fn main() -> Result<()> {
     };
     row("mutating p50 (ms)", percentile(&lat, 0.50), Some(percentile(&base_lat, 0.50)), "");
     row("mutating p99 (ms)", percentile(&lat, 0.99), Some(percentile(&base_lat, 0.99)), "<= 10");
-    row("throughput (requests/s)", OBJECTS as f64 / wall.as_secs_f64(), Some(OBJECTS as f64 / base_wall.as_secs_f64()), "");
+    row(
+        "throughput (requests/s)",
+        OBJECTS as f64 / wall.as_secs_f64(),
+        Some(OBJECTS as f64 / base_wall.as_secs_f64()),
+        "",
+    );
     row("watch fan-out p50 (ms, 1000 watchers)", percentile(&fan, 0.50), None, "");
     row("watch fan-out p99 (ms, 1000 watchers)", percentile(&fan, 0.99), None, "<= 50");
     row("server RSS idle (MiB)", rss_idle, None, "");
