@@ -1,7 +1,7 @@
 //! kube-rs as a library client: typed CRUD, list with selectors and paging,
 //! and a watcher that sees changes.
 
-use futures::{StreamExt, TryStreamExt};
+use futures::TryStreamExt;
 use k8s_openapi::api::core::v1::ConfigMap;
 use keel_e2e::Server;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
@@ -68,5 +68,5 @@ async fn typed_client_crud_list_and_watch() {
     assert_eq!(patched.data.and_then(|d| d.get("k").cloned()).as_deref(), Some("w"));
     api.delete("c0", &DeleteParams::default()).await.expect("delete");
     assert!(api.get_opt("c0").await.expect("get").is_none());
-    let _ = stream.next();
+    drop(stream);
 }

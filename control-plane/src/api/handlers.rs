@@ -822,7 +822,7 @@ pub async fn write_scale(call: &Call<'_>, body: &[u8], is_patch: bool) -> ApiRes
             }
         }
         let replicas = new_scale.pointer("/spec/replicas").cloned().unwrap_or(json!(0));
-        if !replicas.as_i64().is_some_and(|r| r >= 0) {
+        if replicas.as_i64().is_none_or(|r| r < 0) {
             return Err(ApiError::invalid(
                 rt,
                 call.name(),
