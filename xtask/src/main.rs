@@ -93,9 +93,48 @@ fn test(lint: bool) -> Result<()> {
         run(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
     }
     // The end-to-end tests drive the real binary.
-    run(cargo().args(["build", "-p", "keel-control-plane", "--bin", "keel"]))?;
-    run(cargo()
-        .args(["test", "--workspace", "--no-fail-fast"])
+    run(cargo().args(["build", "--workspace", "--bins"]))?;
+    let mut cmd = cargo();
+    cmd.args(["test", "--workspace", "--all-targets", "--no-fail-fast"])
         .env("KEEL_BIN", root().join("target/debug/keel"))
-        .env("RUST_BACKTRACE", "1"))
+        .env("RUST_BACKTRACE", "1");
+    run_tests(&mut cmd)
+}
+
+/// Run `cargo test`, echoing its output, and close with one summary line
+/// over every test binary (`tests: N passed, N failed, N skipped`).
+fn run_tests(cmd: &mut Command) -> Result<()> {
+    use std::io::{BufRead, BufReader};
+    eprintln!("==> {cmd:?}");
+    let mut child =
+        cmd.current_dir(root()).stdout(std::process::Stdio::piped()).spawn().context("starting cargo test")?;
+    let (mut passed, mut failed, mut skipped) = (0u64, 0u64, 0u64);
+    if let Some(out) = child.stdout.take() {
+        for line in BufReader::new(out).lines() {
+            let line = line?;
+            println!("{line}");
+            if let Some(counts) = line.strip_prefix("test result: ") {
+                for part in counts.split(';') {
+                    let mut words = part.split_whitespace().rev();
+                    let (Some(what), Some(n)) = (words.next(), words.next()) else { continue };
+                    let n: u64 = n.parse().unwrap_or(0);
+                    match what {
+                        "passed" => passed += n,
+                        "failed" => failed += n,
+                        "ignored" => skipped += n,
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+    let status = child.wait()?;
+    println!("tests: {passed} passed, {failed} failed, {skipped} skipped");
+    if !status.success() || failed > 0 {
+        bail!("cargo test failed with {status}");
+    }
+    if passed == 0 {
+        bail!("no test ran");
+    }
+    Ok(())
 }
