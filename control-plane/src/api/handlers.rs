@@ -115,8 +115,8 @@ impl Selectors {
             .map_err(ApiError::bad_request)?;
         Ok(Selectors { labels, fields })
     }
-    pub fn matches(&self, rt: &ResourceType, stored: &Value) -> bool {
-        self.labels.matches(stored) && self.fields.matches(&rt.group, &rt.kind, stored)
+    pub fn matches(&self, stored: &Value) -> bool {
+        self.labels.matches(stored) && self.fields.matches(stored)
     }
 }
 
@@ -146,7 +146,7 @@ pub fn list(call: &Call) -> ApiResult<Response> {
         let mut last_key = None;
         for (key, obj) in page {
             last_key = Some(key.clone());
-            if sel.matches(rt, &obj) {
+            if sel.matches(&obj) {
                 items.push(to_view(rt, &obj));
                 if limit.is_some_and(|l| items.len() >= l) {
                     break;
@@ -722,7 +722,7 @@ pub async fn delete_collection(call: &Call<'_>, body: &[u8]) -> ApiResult<Respon
     let (items, _, _) = call.server.store.list(&call.target.collection_prefix(), None, None);
     let mut deleted = Vec::new();
     for (key, obj) in items {
-        if !sel.matches(rt, &obj) {
+        if !sel.matches(&obj) {
             continue;
         }
         match delete_object(call.server, rt, &key, objects::name(&obj), &opts, call.query.dry_run()).await {

@@ -128,9 +128,19 @@ impl LabelSelector {
     }
 }
 
-/// A field selector: `field=value` / `field!=value` terms, all required.
+/// One `field=value` / `field!=value` term, with the path it reads split
+/// once at parse time (matching runs per object per watcher).
+#[derive(Debug, Clone, PartialEq)]
+struct Term {
+    field: String,
+    path: Vec<&'static str>,
+    negated: bool,
+    value: String,
+}
+
+/// A field selector: terms, all required.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct FieldSelector(Vec<(String, bool, String)>);
+pub struct FieldSelector(Vec<Term>);
 
 impl FieldSelector {
     /// Parse and check every field is one this kind supports.
@@ -147,10 +157,11 @@ impl FieldSelector {
                 return Err(format!("invalid selector: '{s}'; can't understand '{part}'"));
             };
             let field = field.trim();
-            if field_pointer(group, kind, field).is_none() {
+            let Some(ptr) = field_pointer(group, kind, field) else {
                 return Err(format!("field label not supported: {field}"));
-            }
-            terms.push((field.to_string(), neg, value.trim().to_string()));
+            };
+            let path = ptr.split('/').filter(|p| !p.is_empty()).collect();
+            terms.push(Term { field: field.to_string(), path, negated: neg, value: value.trim().to_string() });
         }
         Ok(FieldSelector(terms))
     }
@@ -159,11 +170,14 @@ impl FieldSelector {
         self.0.is_empty()
     }
 
-    pub fn matches(&self, group: &str, kind: &str, obj: &Value) -> bool {
-        self.0.iter().all(|(field, neg, want)| {
-            let got = field_value(group, kind, field, obj);
-            (got == *want) != *neg
-        })
+    pub fn matches(&self, obj: &Value) -> bool {
+        self.0.iter().all(|t| (field_value(t, obj) == t.value) != t.negated)
+    }
+
+    /// The name an equality term on `metadata.name` requires, if any (lets
+    /// a watcher reject other objects by their key alone).
+    pub fn required_name(&self) -> Option<&str> {
+        self.0.iter().find(|t| t.field == "metadata.name" && !t.negated).map(|t| t.value.as_str())
     }
 }
 
@@ -217,21 +231,20 @@ fn field_pointer(group: &str, kind: &str, field: &str) -> Option<&'static str> {
 /// The value a field selector compares against, rendered as Kubernetes does
 /// (missing fields are "", booleans "true"/"false", numbers in decimal).
 /// Event fields are read from the stored core/v1 form.
-fn field_value(group: &str, kind: &str, field: &str, obj: &Value) -> String {
-    let Some(ptr) = field_pointer(group, kind, field) else { return String::new() };
-    match obj.pointer(ptr) {
+fn field_value(term: &Term, obj: &Value) -> String {
+    let mut cur = Some(obj);
+    for seg in &term.path {
+        cur = cur.and_then(|v| v.get(seg));
+    }
+    match cur {
         Some(Value::String(s)) => s.clone(),
         Some(Value::Bool(b)) => b.to_string(),
         Some(Value::Number(n)) => n.to_string(),
-        Some(Value::Null) | None => {
-            if ptr == "/spec/unschedulable" || ptr == "/spec/hostNetwork" {
-                "false".into()
-            } else if ptr == "/status/replicas" || ptr == "/status/succeeded" {
-                "0".into()
-            } else {
-                String::new()
-            }
-        }
+        Some(Value::Null) | None => match term.path.as_slice() {
+            ["spec", "unschedulable" | "hostNetwork"] => "false".into(),
+            ["status", "replicas" | "succeeded"] => "0".into(),
+            _ => String::new(),
+        },
         Some(other) => other.to_string(),
     }
 }
@@ -263,9 +276,9 @@ mod tests {
     fn field_selector_forms() {
         let pod = json!({"metadata": {"name": "p", "namespace": "d"}, "spec": {"nodeName": "n1"}, "status": {"phase": "Running"}});
         let s = FieldSelector::parse("spec.nodeName=n1,status.phase!=Pending", "", "Pod").expect("parse");
-        assert!(s.matches("", "Pod", &pod));
+        assert!(s.matches(&pod));
         let s = FieldSelector::parse("spec.nodeName=", "", "Pod").expect("parse");
-        assert!(!s.matches("", "Pod", &pod));
+        assert!(!s.matches(&pod));
         assert_eq!(FieldSelector::parse("spec.foo=1", "", "Pod").unwrap_err(), "field label not supported: spec.foo");
     }
 

@@ -31,6 +31,9 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1800);
 struct Watcher {
     rt: Arc<ResourceType>,
     prefix: String,
+    /// `/<name>` when the field selector names one object: other keys are
+    /// rejected without looking at the object.
+    name_suffix: Option<String>,
     selectors: Selectors,
     rendering: Rendering,
     columns_sent: bool,
@@ -38,7 +41,9 @@ struct Watcher {
 
 impl Watcher {
     fn matches(&self, key: &str, obj: &Value) -> bool {
-        key.starts_with(&self.prefix) && self.selectors.matches(&self.rt, obj)
+        key.starts_with(&self.prefix)
+            && self.name_suffix.as_ref().is_none_or(|n| key.ends_with(n.as_str()))
+            && self.selectors.matches(obj)
     }
 
     /// The event type this watcher sees for a change, if any: an object
@@ -148,6 +153,7 @@ pub fn serve(call: &Call) -> ApiResult<Response> {
     let send_initial = call.query.flag("sendInitialEvents");
     let bookmark_every = call.server.bookmark_interval;
     let mut watcher = Watcher {
+        name_suffix: selectors.fields.required_name().map(|n| format!("/{n}")),
         prefix: call.target.collection_prefix(),
         rt: rt.clone(),
         selectors,

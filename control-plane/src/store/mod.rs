@@ -269,8 +269,9 @@ impl Store {
         if from < state.compacted {
             return Err(StoreError::Gone { requested: from, oldest: state.compacted + 1 });
         }
-        let backlog =
-            state.history.iter().filter(|e| e.revision > from && e.key.starts_with(prefix)).cloned().collect();
+        // History is in revision order: skip straight to what follows `from`.
+        let first = state.history.partition_point(|e| e.revision <= from);
+        let backlog = state.history.range(first..).filter(|e| e.key.starts_with(prefix)).cloned().collect();
         Ok(WatchStart { backlog, live, revision: state.revision })
     }
 

@@ -254,7 +254,10 @@ async fn main() -> Result<()> {
 
     eprintln!("bench api: {WATCHERS} watchers, one update");
     let target = api.get("cm-00000").await?;
-    let rv = target.metadata.resource_version.clone().unwrap_or_default();
+    // Watch from the collection's current revision, as informers do after
+    // their list.
+    let list = api.list(&kube::api::ListParams::default().limit(1)).await?;
+    let rv = list.metadata.resource_version.clone().unwrap_or_default();
     let tls = tls_connector(&server)?;
     let token = server.token();
     let path = format!("/api/v1/namespaces/bench/configmaps?watch=true&fieldSelector=metadata.name%3Dcm-00000&resourceVersion={rv}&timeoutSeconds=120");
