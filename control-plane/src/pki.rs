@@ -136,6 +136,12 @@ pub fn ensure(paths: &PkiPaths, sans: &BTreeSet<String>) -> Result<Pki> {
     })
 }
 
+/// A fresh random token (hex).
+pub fn random_token() -> String {
+    let bytes: [u8; 24] = rand::random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Read a token file, or create it with a fresh random token.
 pub fn ensure_token(path: &Path) -> Result<String> {
     if let Ok(t) = std::fs::read_to_string(path) {
@@ -144,8 +150,7 @@ pub fn ensure_token(path: &Path) -> Result<String> {
             return Ok(t);
         }
     }
-    let bytes: [u8; 24] = rand::random();
-    let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let token = random_token();
     write_private(path, token.as_bytes())?;
     Ok(token)
 }

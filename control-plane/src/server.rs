@@ -39,6 +39,15 @@ pub struct ServerArgs {
     /// Seconds between watch bookmarks.
     #[arg(long, default_value_t = 60, hide = true)]
     pub watch_bookmark_seconds: u64,
+    /// Pod network of the cluster; each node gets a block of it.
+    #[arg(long, default_value = "10.244.0.0/16")]
+    pub cluster_cidr: String,
+    /// Prefix length of each node's podCIDR.
+    #[arg(long, default_value_t = 24)]
+    pub node_cidr_mask_size: u8,
+    /// Seconds a node may go without renewing its Lease before it is NotReady.
+    #[arg(long, default_value_t = 20)]
+    pub node_monitor_grace_period: u64,
     /// Events kept for watches to resume from.
     #[arg(long, default_value_t = crate::store::HISTORY_WINDOW, hide = true)]
     pub watch_history: usize,
@@ -88,6 +97,11 @@ pub async fn run(args: ServerArgs) -> Result<()> {
     let paths = pki::PkiPaths::new(&args.data_dir);
     let pki = pki::ensure(&paths, &pki::wanted_sans(&extra_sans, &host_addrs))?;
     let admin_token = pki::ensure_token(&args.data_dir.join("admin-token"))?;
+    // Agents join with this token.
+    let node_token = pki::ensure_token(&args.data_dir.join("node-token"))?;
+    // The in-process controllers' own credential; never written down.
+    let controller_token = pki::random_token();
+    let cluster_cidr = Cidr::parse(&args.cluster_cidr).map_err(anyhow::Error::msg)?;
     let service_cidr = Cidr::parse(&args.service_cidr).map_err(anyhow::Error::msg)?;
 
     let backend = SledBackend::open(&args.data_dir.join("db"), args.store_cache_mib << 20)
@@ -97,6 +111,8 @@ pub async fn run(args: ServerArgs) -> Result<()> {
     let registry = Arc::new(Registry::new());
     let mut tokens = HashMap::new();
     tokens.insert(admin_token.clone(), User { name: "admin".into() });
+    tokens.insert(node_token, User { name: "system:node-bootstrap".into() });
+    tokens.insert(controller_token.clone(), User { name: "system:kube-controller-manager".into() });
     let mut server = ApiServer::new(store, registry, tokens, format!("{advertise}:{}", args.https_port), service_cidr);
     server.bookmark_interval = Duration::from_secs(args.watch_bookmark_seconds.max(1));
     let server = Arc::new(server);
@@ -115,8 +131,30 @@ pub async fn run(args: ServerArgs) -> Result<()> {
     pki::write_private(&kubeconfig_path, kubeconfig.as_bytes())?;
     tracing::info!(%addr, kubeconfig = %kubeconfig_path.display(), "keel API server ready");
 
+    // The listener is bound, so the controllers' first requests queue until
+    // the accept loop below runs.
+    let settings = crate::controllers::Settings {
+        cluster_cidr,
+        node_mask: args.node_cidr_mask_size,
+        node_grace: Duration::from_secs(args.node_monitor_grace_period.max(1)),
+    };
+    let client = controller_client(&local_url(args.bind_address, args.https_port), &pki.ca_pem, &controller_token)?;
+    crate::controllers::spawn(client, settings);
+
     let app = api::router(server);
     serve(listener, acceptor, app).await
+}
+
+/// A kube-rs client for the in-process controllers.
+fn controller_client(url: &str, ca_pem: &str, token: &str) -> Result<kube::Client> {
+    let certs = rustls_pemfile::certs(&mut ca_pem.as_bytes())
+        .map(|c| c.map(|c| c.as_ref().to_vec()))
+        .collect::<Result<Vec<_>, _>>()
+        .context("reading the CA certificate")?;
+    let mut config = kube::Config::new(url.parse().context("API URL")?);
+    config.root_cert = Some(certs);
+    config.auth_info.token = Some(secrecy::SecretString::from(token.to_string()));
+    kube::Client::try_from(config).context("creating the controllers' API client")
 }
 
 async fn serve(listener: TcpListener, acceptor: TlsAcceptor, app: axum::Router) -> Result<()> {

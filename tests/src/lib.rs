@@ -209,6 +209,91 @@ impl Server {
     }
 }
 
+/// A `keel agent` process joined to a [`Server`]; killed when dropped.
+pub struct Agent {
+    child: Option<Child>,
+    pub name: String,
+    args: Vec<String>,
+    log: PathBuf,
+}
+
+impl Agent {
+    /// Start an agent named `name` with a fast heartbeat.
+    pub fn start(server: &Server, name: &str) -> Result<Self> {
+        let dir = server.data_dir().join(format!("agent-{name}"));
+        std::fs::create_dir_all(&dir)?;
+        let args = vec![
+            "agent".to_string(),
+            "--server".into(),
+            server.url(),
+            "--token-file".into(),
+            server.data_dir().join("node-token").display().to_string(),
+            "--ca-file".into(),
+            server.data_dir().join("pki/ca.crt").display().to_string(),
+            "--node-name".into(),
+            name.into(),
+            "--node-ip".into(),
+            "127.0.0.1".into(),
+            "--data-dir".into(),
+            dir.display().to_string(),
+            "--heartbeat-seconds".into(),
+            "1".into(),
+        ];
+        let mut a = Agent { child: None, name: name.into(), args, log: dir.join("agent.log") };
+        a.spawn()?;
+        Ok(a)
+    }
+
+    fn spawn(&mut self) -> Result<()> {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log)?;
+        let child = Command::new(keel_bin())
+            .args(&self.args)
+            .stdout(Stdio::from(log.try_clone()?))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .context("starting keel agent")?;
+        self.child = Some(child);
+        Ok(())
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Kill the agent outright, as a crash would.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn restart(&mut self) -> Result<()> {
+        self.kill();
+        self.spawn()
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Poll `check` until it returns `Some`, or fail after `timeout`.
+pub fn eventually<T>(timeout: Duration, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        if Instant::now() > deadline {
+            panic!("timed out after {timeout:?} waiting for {what}");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         self.stop();

@@ -13,7 +13,7 @@ pub fn run(name: &str) -> Result<()> {
     match name {
         "api" => {
             crate::setup::ensure()?;
-            crate::run(cargo().args(["build", "--release", "-p", "keel-control-plane", "--bin", "keel"]))?;
+            crate::run(cargo().args(["build", "--release", "-p", "keel", "--bin", "keel"]))?;
             crate::run(
                 cargo()
                     .args(["run", "--release", "-p", "keel-e2e", "--bin", "bench-api"])

@@ -69,7 +69,7 @@ fn main() -> Result<()> {
 fn up(data_dir: &Path, port: u16) -> Result<()> {
     setup::ensure()?;
     eprintln!("==> building keel (release)");
-    run(cargo().args(["build", "--release", "-p", "keel-control-plane", "--bin", "keel"]))?;
+    run(cargo().args(["build", "--release", "-p", "keel", "--bin", "keel"]))?;
     let bin = root().join("target/release/keel");
     let kubeconfig = data_dir.join("kubeconfig.yaml");
     eprintln!("==> starting keel server on :{port} with data in {}", data_dir.display());

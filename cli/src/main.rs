@@ -13,6 +13,8 @@ struct Cli {
 enum Command {
     /// Run the control plane: the Kubernetes API server on the embedded store.
     Server(keel_control_plane::server::ServerArgs),
+    /// Run a node agent that joins a cluster.
+    Agent(keel_node_agent::AgentArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -26,5 +28,6 @@ fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     match cli.command {
         Command::Server(args) => runtime.block_on(keel_control_plane::server::run(args)),
+        Command::Agent(args) => runtime.block_on(keel_node_agent::run(args)),
     }
 }

@@ -1,0 +1,25 @@
+//! Controllers that run beside the API server, as API clients (kube-rs),
+//! like kube-controller-manager: level-triggered, idempotent, restartable.
+
+pub mod node_ipam;
+pub mod node_lifecycle;
+
+use crate::services::Cidr;
+use std::time::Duration;
+
+/// Settings the controllers share.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Pod network of the cluster (10.244.0.0/16).
+    pub cluster_cidr: Cidr,
+    /// Prefix length of each node's podCIDR (24).
+    pub node_mask: u8,
+    /// How long a node's Lease may go unrenewed before the node is NotReady.
+    pub node_grace: Duration,
+}
+
+/// Start every controller; they run until the process ends.
+pub fn spawn(client: kube::Client, settings: Settings) {
+    tokio::spawn(node_ipam::run(client.clone(), settings.clone()));
+    tokio::spawn(node_lifecycle::run(client, settings));
+}

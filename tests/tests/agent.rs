@@ -1,0 +1,76 @@
+//! Node agents joining a cluster: registration, podCIDRs from the control
+//! plane, Lease heartbeats, NotReady when an agent goes silent, and back.
+
+use keel_e2e::{eventually, json, Agent, Server, KUBECTL_NEWEST};
+use std::time::Duration;
+
+const V: &str = KUBECTL_NEWEST;
+
+fn node(s: &Server, name: &str) -> Option<serde_json::Value> {
+    let out = s.kubectl(V, &["get", "node", name, "-o", "json"]).ok()?;
+    out.status.success().then(|| json(&String::from_utf8_lossy(&out.stdout)))
+}
+
+fn ready(n: &serde_json::Value) -> String {
+    n["status"]["conditions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["type"] == "Ready")
+        .and_then(|c| c["status"].as_str())
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn unreachable_taint(n: &serde_json::Value) -> bool {
+    n["spec"]["taints"].as_array().into_iter().flatten().any(|t| t["key"] == "node.kubernetes.io/unreachable")
+}
+
+#[test]
+fn agents_register_heartbeat_and_go_not_ready_when_silent() {
+    let s = Server::start_with(&["--node-monitor-grace-period", "3"]).expect("server");
+    let mut a = Agent::start(&s, "node-a").expect("agent a");
+    let _b = Agent::start(&s, "node-b").expect("agent b");
+
+    let na = eventually(Duration::from_secs(20), "node-a Ready with a podCIDR", || {
+        node(&s, "node-a").filter(|n| ready(n) == "True" && n["spec"]["podCIDR"].is_string())
+    });
+    let nb = eventually(Duration::from_secs(20), "node-b Ready with a podCIDR", || {
+        node(&s, "node-b").filter(|n| ready(n) == "True" && n["spec"]["podCIDR"].is_string())
+    });
+    let (ca, cb) =
+        (na["spec"]["podCIDR"].as_str().unwrap_or_default(), nb["spec"]["podCIDR"].as_str().unwrap_or_default());
+    assert!(ca.starts_with("10.244.") && ca.ends_with("/24"), "{ca}");
+    assert_ne!(ca, cb, "each node gets its own podCIDR");
+    assert_eq!(na["metadata"]["labels"]["kubernetes.io/hostname"], "node-a");
+    assert!(na["status"]["capacity"]["cpu"].is_string() && na["status"]["capacity"]["memory"].is_string(), "{na}");
+    assert_eq!(na["status"]["addresses"][0]["address"], "127.0.0.1");
+
+    let lease = eventually(Duration::from_secs(10), "node-a's Lease", || {
+        let out = s.kubectl(V, &["get", "lease", "node-a", "-n", "kube-node-lease", "-o", "json"]).ok()?;
+        out.status.success().then(|| json(&String::from_utf8_lossy(&out.stdout)))
+    });
+    assert_eq!(lease["spec"]["holderIdentity"], "node-a");
+    let table = s.ok(V, &["get", "nodes"]);
+    assert!(table.lines().any(|l| l.starts_with("node-a") && l.contains(" Ready ")), "{table}");
+
+    // Silence: the control plane marks the node NotReady and taints it.
+    a.kill();
+    let n = eventually(Duration::from_secs(20), "node-a NotReady", || {
+        node(&s, "node-a").filter(|n| ready(n) == "Unknown" && unreachable_taint(n))
+    });
+    assert_eq!(n["spec"]["podCIDR"], na["spec"]["podCIDR"], "the podCIDR stays");
+    let table = s.ok(V, &["get", "nodes"]);
+    assert!(table.lines().any(|l| l.starts_with("node-a") && l.contains("NotReady")), "{table}");
+    assert!(
+        table.lines().any(|l| l.starts_with("node-b") && l.contains(" Ready ")),
+        "the other node is untouched: {table}"
+    );
+
+    // The agent comes back: Ready again, taint gone, same podCIDR.
+    a.restart().expect("restart agent");
+    let n = eventually(Duration::from_secs(20), "node-a Ready again", || {
+        node(&s, "node-a").filter(|n| ready(n) == "True" && !unreachable_taint(n))
+    });
+    assert_eq!(n["spec"]["podCIDR"], na["spec"]["podCIDR"], "{}", a.log());
+}
