@@ -1,6 +1,8 @@
 //! The `keel` binary: one program for every role.
 
 use clap::{Parser, Subcommand};
+use keel_control_plane::server::{self, ServerArgs};
+use keel_node_agent::AgentArgs;
 
 #[derive(Parser)]
 #[command(name = "keel", version, about = "Keel: a networking-first Kubernetes in one binary")]
@@ -11,10 +13,41 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the control plane: the Kubernetes API server on the embedded store.
-    Server(keel_control_plane::server::ServerArgs),
+    /// Run the control plane (the Kubernetes API server on the embedded
+    /// store and its controllers) and, unless --disable-agent, a node agent.
+    Server(ServerArgs),
     /// Run a node agent that joins a cluster.
-    Agent(keel_node_agent::AgentArgs),
+    Agent(AgentArgs),
+}
+
+/// `keel server`: serve the API, with an agent for this machine beside it.
+async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
+    let data_dir = args.data_dir.clone();
+    let embedded_agent = !args.disable_agent;
+    let started = server::start(args).await?;
+    if embedded_agent {
+        let agent = AgentArgs {
+            server: started.url.clone(),
+            token: None,
+            token_file: Some(started.node_token_file.clone()),
+            ca_file: started.ca_file.clone(),
+            node_name: None,
+            node_ip: Some(started.advertise),
+            data_dir: data_dir.join("agent"),
+            max_pods: 110,
+            heartbeat_seconds: 10,
+        };
+        tokio::spawn(async move {
+            if let Err(e) = keel_node_agent::run(agent).await {
+                tracing_error(&e);
+            }
+        });
+    }
+    started.serve().await
+}
+
+fn tracing_error(e: &anyhow::Error) {
+    eprintln!("embedded agent stopped: {e:#}");
 }
 
 fn main() -> anyhow::Result<()> {
@@ -27,7 +60,7 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     match cli.command {
-        Command::Server(args) => runtime.block_on(keel_control_plane::server::run(args)),
+        Command::Server(args) => runtime.block_on(run_server(args)),
         Command::Agent(args) => runtime.block_on(keel_node_agent::run(args)),
     }
 }

@@ -51,6 +51,9 @@ pub struct ServerArgs {
     /// Events kept for watches to resume from.
     #[arg(long, default_value_t = crate::store::HISTORY_WINDOW, hide = true)]
     pub watch_history: usize,
+    /// Do not run a node agent inside the server process.
+    #[arg(long)]
+    pub disable_agent: bool,
     /// Memory for the store's page cache, in MiB.
     #[arg(long, default_value_t = 16, hide = true)]
     pub store_cache_mib: u64,
@@ -81,7 +84,34 @@ fn local_url(bind: IpAddr, port: u16) -> String {
     }
 }
 
+/// A server that has bound its port and bootstrapped the cluster, ready to
+/// serve; what a co-located agent needs to join is in the public fields.
+pub struct Started {
+    /// URL this machine's clients (and an embedded agent) use.
+    pub url: String,
+    pub ca_file: PathBuf,
+    pub node_token_file: PathBuf,
+    /// The address other nodes reach this server at.
+    pub advertise: IpAddr,
+    listener: TcpListener,
+    acceptor: TlsAcceptor,
+    app: axum::Router,
+}
+
+impl Started {
+    /// Serve the API until SIGTERM or Ctrl-C.
+    pub async fn serve(self) -> Result<()> {
+        serve(self.listener, self.acceptor, self.app).await
+    }
+}
+
+/// Start and serve.
 pub async fn run(args: ServerArgs) -> Result<()> {
+    start(args).await?.serve().await
+}
+
+/// Everything up to serving: data dir, PKI, store, bootstrap, controllers.
+pub async fn start(args: ServerArgs) -> Result<Started> {
     std::fs::create_dir_all(&args.data_dir).with_context(|| format!("creating {}", args.data_dir.display()))?;
     let host_addrs = pki::host_addresses();
     let advertise = args
@@ -141,8 +171,15 @@ pub async fn run(args: ServerArgs) -> Result<()> {
     let client = controller_client(&local_url(args.bind_address, args.https_port), &pki.ca_pem, &controller_token)?;
     crate::controllers::spawn(client, settings);
 
-    let app = api::router(server);
-    serve(listener, acceptor, app).await
+    Ok(Started {
+        url: local_url(args.bind_address, args.https_port),
+        ca_file: paths.ca_cert(),
+        node_token_file: args.data_dir.join("node-token"),
+        advertise,
+        listener,
+        acceptor,
+        app: api::router(server),
+    })
 }
 
 /// A kube-rs client for the in-process controllers.

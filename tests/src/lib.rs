@@ -38,21 +38,33 @@ pub struct Server {
     pub dir: tempfile::TempDir,
     pub port: u16,
     extra_args: Vec<String>,
+    /// Whether the server runs its embedded node agent.
+    embedded_agent: bool,
 }
 
 impl Server {
-    /// Start a server and wait until it answers.
+    /// Start a server (without its embedded agent) and wait until it answers.
     pub fn start() -> Result<Self> {
         Self::start_with(&[])
     }
 
     pub fn start_with(extra_args: &[&str]) -> Result<Self> {
+        Self::launch(extra_args, false)
+    }
+
+    /// Start a server with its embedded node agent.
+    pub fn start_with_agent(extra_args: &[&str]) -> Result<Self> {
+        Self::launch(extra_args, true)
+    }
+
+    fn launch(extra_args: &[&str], embedded_agent: bool) -> Result<Self> {
         let dir = tempfile::Builder::new().prefix("keel-e2e-").tempdir()?;
         let mut s = Server {
             child: None,
             dir,
             port: free_port()?,
             extra_args: extra_args.iter().map(|s| s.to_string()).collect(),
+            embedded_agent,
         };
         s.spawn()?;
         Ok(s)
@@ -78,6 +90,7 @@ impl Server {
             .arg("--data-dir")
             .arg(self.dir.path())
             .args(&self.extra_args)
+            .args(if self.embedded_agent { None } else { Some("--disable-agent") })
             .env("RUST_LOG", "info,keel_control_plane=debug,sled=warn")
             .stdout(Stdio::from(log.try_clone()?))
             .stderr(Stdio::from(log))

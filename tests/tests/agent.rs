@@ -74,3 +74,15 @@ fn agents_register_heartbeat_and_go_not_ready_when_silent() {
     });
     assert_eq!(n["spec"]["podCIDR"], na["spec"]["podCIDR"], "{}", a.log());
 }
+
+#[test]
+fn server_runs_an_embedded_agent_by_default() {
+    let s = Server::start_with_agent(&[]).expect("server");
+    let nodes = eventually(Duration::from_secs(20), "the embedded agent's node Ready", || {
+        let out = s.kubectl(V, &["get", "nodes", "-o", "json"]).ok()?;
+        let list = json(&String::from_utf8_lossy(&out.stdout));
+        let items = list["items"].as_array().cloned().unwrap_or_default();
+        (items.len() == 1 && ready(&items[0]) == "True" && items[0]["spec"]["podCIDR"].is_string()).then_some(items)
+    });
+    assert_eq!(nodes[0]["status"]["addresses"][0]["address"], "127.0.0.1", "{}", nodes[0]);
+}
