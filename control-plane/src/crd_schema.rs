@@ -352,8 +352,19 @@ impl Pruner {
             map.clear();
             return;
         };
+        let dropped: HashSet<String> = self.prune_known_fields(map, s, keep_meta).into_iter().collect();
+        for key in &dropped {
+            self.record(key);
+        }
+        map.retain(|key, _| !dropped.contains(key));
+    }
+
+    /// Prunes inside each field `s` knows (metadata aside where it is kept) and returns the
+    /// keys it does not know, for the caller to drop or to keep. The recorded paths are sorted
+    /// at the end, so recording unknown keys after the walk changes nothing.
+    fn prune_known_fields(&mut self, map: &mut Map<String, Value>, s: Node, keep_meta: bool) -> Vec<String> {
         let keep_meta = keep_meta || s.embedded();
-        let mut dropped = HashSet::new();
+        let mut unknown = Vec::new();
         for (key, value) in map.iter_mut() {
             if keep_meta && is_meta(key) {
                 continue;
@@ -361,13 +372,10 @@ impl Pruner {
             match s.field(key) {
                 FieldSchema::Known(field) => self.at_key(key, |p| p.prune(value, Some(field), false)),
                 FieldSchema::Untyped => self.at_key(key, |p| p.prune(value, None, false)),
-                FieldSchema::Unknown => {
-                    self.record(key);
-                    dropped.insert(key.clone());
-                }
+                FieldSchema::Unknown => unknown.push(key.clone()),
             }
         }
-        map.retain(|key, _| !dropped.contains(key));
+        unknown
     }
 
     /// Under `x-kubernetes-preserve-unknown-fields` unknown fields stay, but
@@ -375,17 +383,8 @@ impl Pruner {
     fn prune_below_preserved(&mut self, x: &mut Value, s: Node, keep_meta: bool) {
         match x {
             Value::Object(map) => {
-                let keep_meta = keep_meta || s.embedded();
-                for (key, value) in map.iter_mut() {
-                    if keep_meta && is_meta(key) {
-                        continue;
-                    }
-                    match s.field(key) {
-                        FieldSchema::Known(field) => self.at_key(key, |p| p.prune(value, Some(field), false)),
-                        FieldSchema::Untyped => self.at_key(key, |p| p.prune(value, None, false)),
-                        FieldSchema::Unknown => {}
-                    }
-                }
+                // Unknown fields are preserved here: nothing to drop.
+                self.prune_known_fields(map, s, keep_meta);
             }
             Value::Array(items) => {
                 if let Some(item_schema) = s.items() {
@@ -494,6 +493,28 @@ fn default_null(value: &mut Value, s: Node) {
 // Value validation (kube-openapi's SchemaValidator)
 // ---------------------------------------------------------------------------
 
+/// What the branches of an `anyOf` or `oneOf` came to: how many validated, and the errors of
+/// the closest failed branch (the one with the fewest), which follow the summary on failure.
+#[derive(Default)]
+struct BranchTally {
+    valid: usize,
+    closest: Option<Vec<FieldError>>,
+}
+
+impl BranchTally {
+    /// Counts one branch's errors; true when the branch validated.
+    fn record(&mut self, errors: Vec<FieldError>) -> bool {
+        if errors.is_empty() {
+            self.valid += 1;
+            return true;
+        }
+        if self.closest.as_ref().is_none_or(|c| errors.len() < c.len()) {
+            self.closest = Some(errors);
+        }
+        false
+    }
+}
+
 /// Validates values against schemas, producing kube-apiserver's field errors.
 ///
 /// Names (`spec.hosts[2]`) are kube-openapi's: they appear in messages
@@ -586,18 +607,15 @@ impl Checker {
         if branches.is_empty() {
             return;
         }
-        let mut closest: Option<Vec<FieldError>> = None;
+        let mut tally = BranchTally::default();
         for branch in branches {
-            let errors = self.check(branch, x, name);
-            if errors.is_empty() {
+            // One valid branch is enough: stop before checking the rest.
+            if tally.record(self.check(branch, x, name)) {
                 return;
-            }
-            if closest.as_ref().is_none_or(|c| errors.len() < c.len()) {
-                closest = Some(errors);
             }
         }
         out.push(self.composite(format!("{} must validate at least one schema (anyOf)", go_quote(name))));
-        out.extend(closest.unwrap_or_default());
+        out.extend(tally.closest.unwrap_or_default());
     }
 
     fn check_one_of(&self, s: Node, x: &Value, name: &str, out: &mut Vec<FieldError>) {
@@ -605,16 +623,11 @@ impl Checker {
         if branches.is_empty() {
             return;
         }
-        let mut valid = 0;
-        let mut closest: Option<Vec<FieldError>> = None;
+        let mut tally = BranchTally::default();
         for branch in branches {
-            let errors = self.check(branch, x, name);
-            if errors.is_empty() {
-                valid += 1;
-            } else if closest.as_ref().is_none_or(|c| errors.len() < c.len()) {
-                closest = Some(errors);
-            }
+            tally.record(self.check(branch, x, name));
         }
+        let BranchTally { valid, closest } = tally;
         if valid == 1 {
             return;
         }

@@ -13,6 +13,7 @@ use super::definitions::{
 };
 use super::Gvk;
 use crate::registry::ResourceType;
+use serde_json::{json, Map, Value};
 
 /// What a resource's operations refer to: its kind's and list's definitions.
 pub(super) struct ResourceSchemas {
@@ -64,6 +65,21 @@ pub(super) struct Operation {
     pub produces: &'static [&'static str],
 }
 
+impl Operation {
+    /// Ends a rendered operation the way both document versions do: the responses (rendered
+    /// per version), then the `x-kubernetes-*` extensions kubectl reads.
+    pub fn finish_rendering(&self, mut out: Map<String, Value>, responses: Value) -> Value {
+        out.insert("responses".into(), responses);
+        if !self.action.is_empty() {
+            out.insert("x-kubernetes-action".into(), json!(self.action));
+        }
+        if let Some(gvk) = &self.gvk {
+            out.insert("x-kubernetes-group-version-kind".into(), gvk.to_json());
+        }
+        Value::Object(out)
+    }
+}
+
 /// A request body: the definition it holds and the media types accepted.
 pub(super) struct Body {
     pub schema: String,
@@ -81,6 +97,16 @@ pub(super) struct Response {
 pub(super) enum Location {
     Path,
     Query,
+}
+
+impl Location {
+    /// The parameter's `in` value; the same in Swagger 2.0 and OpenAPI 3.0.
+    pub fn name(self) -> &'static str {
+        match self {
+            Location::Path => "path",
+            Location::Query => "query",
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -1,6 +1,6 @@
 //! The Swagger 2.0 document served at `/openapi/v2`.
 
-use super::operations::{self, Location, Operation, Param, PathItem};
+use super::operations::{self, Operation, Param, PathItem};
 use super::KUBERNETES_VERSION;
 use super::{custom_definitions, definition_ref, definitions, resource_schemas};
 use crate::registry::Registry;
@@ -80,14 +80,7 @@ fn render_operation(operation: &Operation) -> Value {
     if !parameters.is_empty() {
         out.insert("parameters".into(), Value::Array(parameters));
     }
-    out.insert("responses".into(), render_responses(operation));
-    if !operation.action.is_empty() {
-        out.insert("x-kubernetes-action".into(), json!(operation.action));
-    }
-    if let Some(gvk) = &operation.gvk {
-        out.insert("x-kubernetes-group-version-kind".into(), gvk.to_json());
-    }
-    Value::Object(out)
+    operation.finish_rendering(out, render_responses(operation))
 }
 
 fn render_responses(operation: &Operation) -> Value {
@@ -103,10 +96,7 @@ fn render_responses(operation: &Operation) -> Value {
 }
 
 fn render_param(param: &Param) -> Value {
-    let location = match param.location {
-        Location::Path => "path",
-        Location::Query => "query",
-    };
+    let location = param.location.name();
     let mut out = json!({
         "uniqueItems": true,
         "type": param.kind.name(),

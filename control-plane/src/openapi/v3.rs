@@ -5,7 +5,7 @@
 //! index gives, caching it under that URL; the `hash` in the URL changes
 //! whenever the document does.
 
-use super::operations::{self, Location, Operation, Param, PathItem};
+use super::operations::{self, Operation, Param, PathItem};
 use super::{custom_definitions, for_each_ref, lookup, ref_target, resource_schemas};
 use super::{group_version_key, DEFINITIONS_PREFIX, KUBERNETES_VERSION};
 use crate::registry::{Registry, ResourceType, Source};
@@ -196,14 +196,7 @@ fn render_operation(operation: &Operation) -> Value {
             .collect();
         out.insert("requestBody".into(), json!({"content": content, "required": body.required}));
     }
-    out.insert("responses".into(), render_responses(operation));
-    if !operation.action.is_empty() {
-        out.insert("x-kubernetes-action".into(), json!(operation.action));
-    }
-    if let Some(gvk) = &operation.gvk {
-        out.insert("x-kubernetes-group-version-kind".into(), gvk.to_json());
-    }
-    Value::Object(out)
+    operation.finish_rendering(out, render_responses(operation))
 }
 
 fn render_responses(operation: &Operation) -> Value {
@@ -225,10 +218,7 @@ fn render_responses(operation: &Operation) -> Value {
 }
 
 fn render_param(param: &Param) -> Value {
-    let location = match param.location {
-        Location::Path => "path",
-        Location::Query => "query",
-    };
+    let location = param.location.name();
     let mut out = json!({
         "name": param.name,
         "in": location,

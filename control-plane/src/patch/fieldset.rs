@@ -270,31 +270,26 @@ impl FieldSet {
     /// The paths of `self` that are not in `other` (paths below a path of
     /// `other` stay).
     pub fn difference(&self, other: &FieldSet) -> FieldSet {
-        let members = self.members.difference(&other.members).cloned().collect();
-        let mut children = BTreeMap::new();
-        for (element, child) in &self.children {
-            let rest = match other.children.get(element) {
-                Some(theirs) => child.difference(theirs),
-                None => child.clone(),
-            };
-            if !rest.is_empty() {
-                children.insert(element.clone(), rest);
-            }
-        }
-        FieldSet { members, children }
+        self.subtract(other, false)
     }
 
     /// The paths of `self` that are neither in `other` nor below a path of
     /// `other`.
     pub fn recursive_difference(&self, other: &FieldSet) -> FieldSet {
+        self.subtract(other, true)
+    }
+
+    /// The walk both differences share; `recursive` also drops whatever lies below a member
+    /// of `other`, at every level.
+    fn subtract(&self, other: &FieldSet, recursive: bool) -> FieldSet {
         let members = self.members.difference(&other.members).cloned().collect();
         let mut children = BTreeMap::new();
         for (element, child) in &self.children {
-            if other.members.contains(element) {
+            if recursive && other.members.contains(element) {
                 continue;
             }
             let rest = match other.children.get(element) {
-                Some(theirs) => child.recursive_difference(theirs),
+                Some(theirs) => child.subtract(theirs, recursive),
                 None => child.clone(),
             };
             if !rest.is_empty() {

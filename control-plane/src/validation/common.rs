@@ -294,6 +294,25 @@ pub fn too_long(path: &FieldPath, max: usize) -> FieldError {
     FieldError::new(ErrorType::TooLong, path, None, format!("may not be more than {max} bytes"))
 }
 
+/// One top-level string field of an Event: its name, value, byte limit and whether it is required.
+pub type LimitedField<'a> = (&'a str, Option<&'a str>, usize, bool);
+
+/// The length (and presence) rules both Event APIs (`v1` and `events.k8s.io/v1`) apply to their
+/// short string fields, reported against the bare field name.
+pub fn limited_fields(fields: &[LimitedField<'_>]) -> Vec<FieldError> {
+    let mut errs = Vec::new();
+    for &(field, value, max, required) in fields {
+        let value = value.unwrap_or_default();
+        if required && value.is_empty() {
+            errs.push(FieldError::required(field, ""));
+        }
+        if value.len() > max {
+            errs.push(FieldError::invalid(field, "", format!("can have at most {max} characters")));
+        }
+    }
+    errs
+}
+
 /// A reference to something that does not exist (Kubernetes' `NotFound`; reported as `Invalid`
 /// because the shared error type has no NotFound variant).
 pub fn not_found(path: &FieldPath, value: &str) -> FieldError {

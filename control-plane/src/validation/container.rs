@@ -4,8 +4,8 @@
 use std::collections::{BTreeMap, HashSet};
 
 use k8s_openapi::api::core::v1::{
-    Container, EnvFromSource, EnvVar, EnvVarSource, HTTPGetAction, Lifecycle, LifecycleHandler, Probe,
-    ResourceRequirements, SecurityContext, VolumeMount,
+    Container, EnvFromSource, EnvVar, EnvVarSource, ExecAction, HTTPGetAction, Lifecycle, LifecycleHandler, Probe,
+    ResourceRequirements, SecurityContext, TCPSocketAction, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity as QuantityString;
 
@@ -446,21 +446,11 @@ fn validate_restart_rules(
 }
 
 fn validate_probe(probe: &Probe, kind: &str, path: &FieldPath) -> Vec<FieldError> {
-    let handlers: Vec<(&str, Vec<FieldError>)> = [
-        probe.exec.as_ref().map(|e| ("exec", exec_errors(e.command.as_deref(), &path.child("exec")))),
-        probe.http_get.as_ref().map(|h| ("httpGet", http_get_errors(h, &path.child("httpGet")))),
-        probe
-            .tcp_socket
-            .as_ref()
-            .map(|t| ("tcpSocket", common::port_num_or_name(&t.port, &path.child("tcpSocket").child("port")))),
-        probe.grpc.as_ref().map(|g| {
-            let port_path = path.child("grpc").child("port");
-            ("grpc", common::invalid_each(&port_path, g.port, names::is_valid_port_num(i64::from(g.port))))
-        }),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
+    let mut handlers = shared_handlers(probe.exec.as_ref(), probe.http_get.as_ref(), probe.tcp_socket.as_ref(), path);
+    handlers.extend(probe.grpc.as_ref().map(|g| {
+        let port_path = path.child("grpc").child("port");
+        ("grpc", common::invalid_each(&port_path, g.port, names::is_valid_port_num(i64::from(g.port))))
+    }));
     let mut errs = one_handler(handlers, path);
     let counts = [
         ("initialDelaySeconds", probe.initial_delay_seconds),
@@ -518,19 +508,28 @@ fn validate_lifecycle_handler(
             Vec::new()
         }
     };
-    let handlers: Vec<(&str, Vec<FieldError>)> = [
-        handler.exec.as_ref().map(|e| ("exec", exec_errors(e.command.as_deref(), &path.child("exec")))),
-        handler.http_get.as_ref().map(|h| ("httpGet", http_get_errors(h, &path.child("httpGet")))),
-        handler
-            .tcp_socket
-            .as_ref()
-            .map(|t| ("tcpSocket", common::port_num_or_name(&t.port, &path.child("tcpSocket").child("port")))),
-        handler.sleep.as_ref().map(|s| ("sleep", sleep_errors(s.seconds))),
+    let mut handlers =
+        shared_handlers(handler.exec.as_ref(), handler.http_get.as_ref(), handler.tcp_socket.as_ref(), path);
+    handlers.extend(handler.sleep.as_ref().map(|s| ("sleep", sleep_errors(s.seconds))));
+    one_handler(handlers, path)
+}
+
+/// The handlers probes and lifecycle hooks both have (exec, httpGet, tcpSocket), each set one
+/// with its own errors, in the order `one_handler` reports them; callers add their extra kind.
+fn shared_handlers(
+    exec: Option<&ExecAction>,
+    http_get: Option<&HTTPGetAction>,
+    tcp_socket: Option<&TCPSocketAction>,
+    path: &FieldPath,
+) -> Vec<(&'static str, Vec<FieldError>)> {
+    [
+        exec.map(|e| ("exec", exec_errors(e.command.as_deref(), &path.child("exec")))),
+        http_get.map(|h| ("httpGet", http_get_errors(h, &path.child("httpGet")))),
+        tcp_socket.map(|t| ("tcpSocket", common::port_num_or_name(&t.port, &path.child("tcpSocket").child("port")))),
     ]
     .into_iter()
     .flatten()
-    .collect();
-    one_handler(handlers, path)
+    .collect()
 }
 
 /// Exactly one handler: the first one's own errors, `Forbidden` for each extra one.

@@ -387,15 +387,7 @@ fn reporting_fields(event: &Event) -> Vec<FieldError> {
         ("reason", event.reason.as_deref(), 128, true),
         ("message", event.message.as_deref(), 1024, false),
     ];
-    for (field, value, max, required) in limited {
-        let value = value.unwrap_or_default();
-        if required && value.is_empty() {
-            errs.push(FieldError::required(field, ""));
-        }
-        if value.len() > max {
-            errs.push(FieldError::invalid(field, "", format!("can have at most {max} characters")));
-        }
-    }
+    errs.extend(common::limited_fields(&limited));
     errs
 }
 
@@ -541,45 +533,20 @@ fn limit_ordering(item: &LimitRangeItem, path: &FieldPath) -> Vec<FieldError> {
     names.dedup();
     let mut errs = Vec::new();
     for name in names {
+        // Each bound once, as (field name, value); the table below pairs them up.
+        let min = ("min", get(&item.min, name));
+        let max = ("max", get(&item.max, name));
+        let default_request = ("defaultRequest", get(&item.default_request, name));
+        let default = ("default", get(&item.default, name));
         let pairs = [
-            ("min", get(&item.min, name), "max", get(&item.max, name), "min value {a} is greater than max value {b}"),
-            (
-                "min",
-                get(&item.min, name),
-                "defaultRequest",
-                get(&item.default_request, name),
-                "min value {a} is greater than default request value {b}",
-            ),
-            (
-                "defaultRequest",
-                get(&item.default_request, name),
-                "max",
-                get(&item.max, name),
-                "default request value {a} is greater than max value {b}",
-            ),
-            (
-                "defaultRequest",
-                get(&item.default_request, name),
-                "default",
-                get(&item.default, name),
-                "default request value {a} is greater than default limit value {b}",
-            ),
-            (
-                "min",
-                get(&item.min, name),
-                "default",
-                get(&item.default, name),
-                "min value {a} is greater than default value {b}",
-            ),
-            (
-                "default",
-                get(&item.default, name),
-                "max",
-                get(&item.max, name),
-                "default value {a} is greater than max value {b}",
-            ),
+            (&min, &max, "min value {a} is greater than max value {b}"),
+            (&min, &default_request, "min value {a} is greater than default request value {b}"),
+            (&default_request, &max, "default request value {a} is greater than max value {b}"),
+            (&default_request, &default, "default request value {a} is greater than default limit value {b}"),
+            (&min, &default, "min value {a} is greater than default value {b}"),
+            (&default, &max, "default value {a} is greater than max value {b}"),
         ];
-        for (low_field, low, _, high, template) in pairs {
+        for ((low_field, low), (_, high), template) in pairs {
             let (Some(low), Some(high)) = (low, high) else { continue };
             let (Some(l), Some(h)) = (parse_quantity(&low.0), parse_quantity(&high.0)) else { continue };
             if l.compare(&h).is_gt() {

@@ -151,15 +151,7 @@ impl Builtin for Event {
             ("reason", self.reason.as_deref(), 128, true),
             ("note", self.note.as_deref(), 1024, false),
         ];
-        for (field, value, max, required) in limited {
-            let value = value.unwrap_or_default();
-            if required && value.is_empty() {
-                errs.push(FieldError::required(field, ""));
-            }
-            if value.len() > max {
-                errs.push(FieldError::invalid(field, "", format!("can have at most {max} characters")));
-            }
-        }
+        errs.extend(common::limited_fields(&limited));
         let event_type = self.type_.as_deref().unwrap_or_default();
         if !matches!(event_type, "Normal" | "Warning") {
             errs.push(FieldError::invalid("type", "", format!("has invalid value: {event_type}")));
