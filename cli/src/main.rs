@@ -4,6 +4,9 @@ use clap::{Parser, Subcommand};
 use keel_control_plane::server::{self, ServerArgs};
 use keel_node_agent::AgentArgs;
 
+mod cluster;
+mod image;
+
 #[derive(Parser)]
 #[command(name = "keel", version, about = "Keel: a networking-first Kubernetes in one binary")]
 struct Cli {
@@ -18,6 +21,15 @@ enum Command {
     Server(ServerArgs),
     /// Run a node agent that joins a cluster.
     Agent(AgentArgs),
+    /// Run a multi-node cluster on this machine (nodes in network namespaces).
+    #[command(subcommand)]
+    Cluster(cluster::ClusterCmd),
+    /// Manage the node's image store.
+    #[command(subcommand)]
+    Image(image::ImageCmd),
+    /// Run one container (started by the agent, not by hand).
+    #[command(hide = true)]
+    ContainerShim { state_dir: std::path::PathBuf },
 }
 
 /// `keel server`: serve the API, with an agent for this machine beside it.
@@ -26,17 +38,13 @@ async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
     let embedded_agent = !args.disable_agent;
     let started = server::start(args).await?;
     if embedded_agent {
-        let agent = AgentArgs {
-            server: started.url.clone(),
-            token: None,
-            token_file: Some(started.node_token_file.clone()),
-            ca_file: started.ca_file.clone(),
-            node_name: None,
-            node_ip: Some(started.advertise),
-            data_dir: data_dir.join("agent"),
-            max_pods: 110,
-            heartbeat_seconds: 10,
-        };
+        let mut agent = AgentArgs::new(
+            started.url.clone(),
+            started.ca_file.clone(),
+            started.node_token_file.clone(),
+            data_dir.join("agent"),
+        );
+        agent.node_ip = Some(started.advertise);
         tokio::spawn(async move {
             if let Err(e) = keel_node_agent::run(agent).await {
                 tracing_error(&e);
@@ -51,16 +59,23 @@ fn tracing_error(e: &anyhow::Error) {
 }
 
 fn main() -> anyhow::Result<()> {
+    // The shim is its own small process: no runtime, no logging set-up.
+    let cli = Cli::parse();
+    if let Command::ContainerShim { state_dir } = &cli.command {
+        std::process::exit(keel_node_agent::runtime::shim_main(state_dir));
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sled=warn".into()),
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     match cli.command {
         Command::Server(args) => runtime.block_on(run_server(args)),
         Command::Agent(args) => runtime.block_on(keel_node_agent::run(args)),
+        Command::Image(cmd) => runtime.block_on(image::run(cmd)),
+        Command::Cluster(cmd) => runtime.block_on(cluster::run(cmd)),
+        Command::ContainerShim { .. } => Ok(()),
     }
 }

@@ -1,16 +1,23 @@
 //! Keel's node agent: the kubelet role.
 //!
-//! Today it joins a cluster: registers its Node with the machine's capacity
-//! and addresses, waits for the control plane to give it a podCIDR, and
-//! heartbeats with a Lease in `kube-node-lease` while reporting its
-//! conditions. It talks to the cluster only through the API (kube-rs) with
-//! its own credentials. Pods, the container runtime and the pod network
-//! arrive next (issue #3).
+//! It joins a cluster (registers its Node with the machine's capacity and
+//! addresses, waits for the control plane to give it a podCIDR, heartbeats
+//! with a Lease in `kube-node-lease`) and runs the pods bound to it: each
+//! in its own network namespace on the node bridge (`network`), its
+//! containers as real processes in their own namespaces on an overlayfs
+//! root (`runtime`) from the node's image store (`image`), driven by the
+//! kubelet loop (`kubelet`). It talks to the cluster only through the API
+//! (kube-rs) with its own credentials.
 
 mod client;
 mod heartbeat;
+pub mod image;
+pub mod kubelet;
 mod machine;
+pub mod network;
 mod node;
+mod peers;
+pub mod runtime;
 
 use anyhow::{Context, Result};
 use std::net::IpAddr;
@@ -46,6 +53,51 @@ pub struct AgentArgs {
     /// Seconds between heartbeats (Lease renewals and status reports).
     #[arg(long, default_value_t = 10)]
     pub heartbeat_seconds: u64,
+    /// The cluster's pod network (every node's podCIDR is inside it).
+    #[arg(long, default_value = "10.244.0.0/16")]
+    pub cluster_cidr: ipnet::Ipv4Net,
+    /// The Service CIDR: the node gets an unreachable route for it.
+    #[arg(long, default_value = "10.96.0.0/12")]
+    pub service_cidr: ipnet::Ipv4Net,
+    /// Cluster DNS server written into pods' resolv.conf.
+    #[arg(long, default_value = "10.96.0.10")]
+    pub cluster_dns: Vec<std::net::Ipv4Addr>,
+    /// The cluster's DNS domain.
+    #[arg(long, default_value = "cluster.local")]
+    pub cluster_domain: String,
+    /// pids.max for each container (unlimited when unset).
+    #[arg(long)]
+    pub pod_pids_limit: Option<u64>,
+    /// The node's resolv.conf, for pods with dnsPolicy Default.
+    #[arg(long, default_value = "/etc/resolv.conf")]
+    pub resolv_conf: PathBuf,
+    /// Name of the node's pod bridge.
+    #[arg(long, default_value = "keel0")]
+    pub bridge: String,
+}
+
+impl AgentArgs {
+    /// Defaults for everything but how to reach the server.
+    pub fn new(server: String, ca_file: PathBuf, token_file: PathBuf, data_dir: PathBuf) -> Self {
+        AgentArgs {
+            server,
+            token: None,
+            token_file: Some(token_file),
+            ca_file,
+            node_name: None,
+            node_ip: None,
+            data_dir,
+            max_pods: 110,
+            heartbeat_seconds: 10,
+            cluster_cidr: "10.244.0.0/16".parse().unwrap_or_else(|_| unreachable!()),
+            service_cidr: "10.96.0.0/12".parse().unwrap_or_else(|_| unreachable!()),
+            cluster_dns: vec![std::net::Ipv4Addr::new(10, 96, 0, 10)],
+            cluster_domain: "cluster.local".into(),
+            pod_pids_limit: None,
+            resolv_conf: "/etc/resolv.conf".into(),
+            bridge: "keel0".into(),
+        }
+    }
 }
 
 /// Run the agent until SIGTERM or Ctrl-C.
@@ -65,9 +117,39 @@ pub async fn run(args: AgentArgs) -> Result<()> {
     node::register(&client, &facts).await?;
     let cidr = node::wait_for_pod_cidr(&client, &facts.name, Duration::from_secs(60)).await?;
     tracing::info!(node = %facts.name, pod_cidr = %cidr, "node registered");
+    let pod_cidr: ipnet::Ipv4Net = cidr.parse().with_context(|| format!("podCIDR {cidr} is not an IPv4 network"))?;
+    // Set up in this (the node's) network namespace before anything awaits.
+    let network = network::NodeNetwork::setup(network::NetworkConfig {
+        state_dir: args.data_dir.join("network"),
+        pod_cidr,
+        cluster_cidr: args.cluster_cidr,
+        service_cidr: args.service_cidr,
+        bridge_name: args.bridge.clone(),
+        mtu: None,
+    })
+    .await
+    .context("setting up the pod network")?;
+    let images = image::ImageStore::open(&args.data_dir.join("images")).context("opening the image store")?;
+    let shim = std::env::current_exe().context("locating the keel binary for container shims")?;
+    let runtime = runtime::Runtime::new(shim, vec!["container-shim".into()]);
+    let config = kubelet::Config {
+        node_name: facts.name.clone(),
+        node_ip: facts.ip,
+        pods_dir: args.data_dir.join("pods"),
+        cluster_dns: args.cluster_dns.clone(),
+        cluster_domain: args.cluster_domain.clone(),
+        pod_pids_limit: args.pod_pids_limit,
+        allocatable_cpu_millis: facts.cpus as u64 * 1000,
+        allocatable_memory: facts.memory_bytes,
+        host_resolv_conf: args.resolv_conf.clone(),
+    };
+    let network = std::sync::Arc::new(network);
+    tokio::spawn(peers::run(client.clone(), network.clone(), facts.name.clone()));
+    let ctx = std::sync::Arc::new(kubelet::Context::new(client.clone(), config, runtime, network, images));
     let beat = heartbeat::Heartbeat::new(client, facts, Duration::from_secs(args.heartbeat_seconds.max(1)));
     tokio::select! {
         r = beat.run() => r,
+        r = kubelet::run(ctx) => r,
         _ = shutdown_signal() => {
             tracing::info!("agent stopping");
             Ok(())

@@ -11,6 +11,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+mod cluster;
+pub use cluster::Cluster;
+
 /// kubectl versions every test machine has.
 pub const KUBECTL_OLDEST: &str = "1.27";
 pub const KUBECTL_NEWEST: &str = "1.33";
@@ -161,19 +164,7 @@ impl Server {
     }
 
     pub fn kubectl_stdin(&self, version: &str, args: &[&str], stdin: Option<&str>) -> Result<Output> {
-        let bin = format!("/usr/lib/google-cloud-sdk/bin/kubectl.{version}");
-        let mut cmd = Command::new(&bin);
-        cmd.args(args)
-            .env("KUBECONFIG", self.kubeconfig())
-            .env("HOME", self.dir.path())
-            .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = cmd.spawn().with_context(|| format!("running {bin}"))?;
-        if let (Some(input), Some(mut pipe)) = (stdin, child.stdin.take()) {
-            pipe.write_all(input.as_bytes())?;
-        }
-        Ok(child.wait_with_output()?)
+        run_kubectl(&self.kubeconfig(), self.dir.path(), version, args, stdin)
     }
 
     /// kubectl that must succeed; returns stdout.
@@ -293,6 +284,29 @@ impl Drop for Agent {
     }
 }
 
+/// Run kubectl of a given minor version with a kubeconfig.
+pub fn run_kubectl(
+    kubeconfig: &Path,
+    home: &Path,
+    version: &str,
+    args: &[&str],
+    stdin: Option<&str>,
+) -> Result<Output> {
+    let bin = format!("/usr/lib/google-cloud-sdk/bin/kubectl.{version}");
+    let mut cmd = Command::new(&bin);
+    cmd.args(args)
+        .env("KUBECONFIG", kubeconfig)
+        .env("HOME", home)
+        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().with_context(|| format!("running {bin}"))?;
+    if let (Some(input), Some(mut pipe)) = (stdin, child.stdin.take()) {
+        pipe.write_all(input.as_bytes())?;
+    }
+    Ok(child.wait_with_output()?)
+}
+
 /// Poll `check` until it returns `Some`, or fail after `timeout`.
 pub fn eventually<T>(timeout: Duration, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + timeout;
@@ -313,7 +327,7 @@ impl Drop for Server {
     }
 }
 
-fn tail(s: &str, n: usize) -> String {
+pub fn tail(s: &str, n: usize) -> String {
     let lines: Vec<&str> = s.lines().collect();
     lines[lines.len().saturating_sub(n)..].join("\n")
 }

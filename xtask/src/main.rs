@@ -4,6 +4,7 @@
 //! what is missing first and are safe to run again.
 
 mod bench;
+mod images;
 mod setup;
 
 use anyhow::{bail, Context, Result};
@@ -35,6 +36,8 @@ enum Cmd {
         #[arg(long)]
         no_lint: bool,
     },
+    /// Build the test images (static echo and dnsq, busybox toolbox) into target/images.
+    Images,
     /// Run a benchmark and print its table (`api`).
     Bench { name: String },
 }
@@ -62,12 +65,15 @@ fn main() -> Result<()> {
     match Cli::parse().command {
         Cmd::Up { data_dir, port } => up(&data_dir, port),
         Cmd::Test { no_lint } => test(!no_lint),
+        Cmd::Images => images::run(&root()),
         Cmd::Bench { name } => bench::run(&name),
     }
 }
 
 fn up(data_dir: &Path, port: u16) -> Result<()> {
     setup::ensure()?;
+    eprintln!("==> building the test images");
+    images::run(&root())?;
     eprintln!("==> building keel (release)");
     run(cargo().args(["build", "--release", "-p", "keel", "--bin", "keel"]))?;
     let bin = root().join("target/release/keel");
@@ -92,8 +98,9 @@ fn test(lint: bool) -> Result<()> {
         run(cargo().args(["fmt", "--all", "--check"]))?;
         run(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
     }
-    // The end-to-end tests drive the real binary.
+    // The end-to-end tests drive the real binary and the test images.
     run(cargo().args(["build", "--workspace", "--bins"]))?;
+    images::run(&root())?;
     let mut cmd = cargo();
     cmd.args(["test", "--workspace", "--all-targets", "--no-fail-fast"])
         .env("KEEL_BIN", root().join("target/debug/keel"))

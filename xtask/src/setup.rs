@@ -5,10 +5,6 @@ use crate::run;
 use anyhow::Result;
 use std::process::Command;
 
-fn have(cmd: &str, args: &[&str]) -> bool {
-    Command::new(cmd).args(args).output().map(|o| o.status.success()).unwrap_or(false)
-}
-
 /// rustup components the build and lints use.
 fn ensure_components() -> Result<()> {
     let installed = Command::new("rustup")
@@ -28,8 +24,19 @@ fn ensure_components() -> Result<()> {
 
 /// Debian packages the tests and benchmarks use.
 fn ensure_packages() -> Result<()> {
-    let wanted: &[(&str, &str)] = &[("curl", "curl"), ("openssl", "openssl")];
-    let missing: Vec<&str> = wanted.iter().filter(|(bin, _)| !have("which", &[bin])).map(|(_, pkg)| *pkg).collect();
+    // (a file the package provides, the package)
+    let wanted: &[(&str, &str)] = &[
+        ("/usr/bin/curl", "curl"),
+        ("/usr/bin/openssl", "openssl"),
+        ("/usr/sbin/ip", "iproute2"),
+        ("/usr/bin/nsenter", "util-linux"),
+        // Static busybox for the toolbox test image.
+        ("/bin/busybox", "busybox-static"),
+        // The OCI registry the image-pull tests push to and pull from.
+        ("/usr/bin/docker-registry", "docker-registry"),
+    ];
+    let missing: Vec<&str> =
+        wanted.iter().filter(|(file, _)| !std::path::Path::new(file).exists()).map(|(_, pkg)| *pkg).collect();
     if missing.is_empty() {
         return Ok(());
     }

@@ -1,0 +1,187 @@
+//! Liveness, readiness and startup probes: httpGet, tcpSocket, exec and
+//! grpc, run from the node against the pod's IP (or inside the container
+//! for exec), with the probe's timeout.
+
+use crate::runtime::Runtime;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use k8s_openapi::api::core::v1::{ContainerPort, Probe};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpStream;
+
+/// A failed probe says why, for the Unhealthy event.
+pub type Outcome = Result<(), String>;
+
+/// Resolve a probe port: a number, or a container port's name.
+fn port(p: &IntOrString, ports: &[ContainerPort]) -> Result<u16, String> {
+    match p {
+        IntOrString::Int(n) => u16::try_from(*n).map_err(|_| format!("invalid port {n}")),
+        IntOrString::String(name) => match name.parse::<u16>() {
+            Ok(n) => Ok(n),
+            Err(_) => ports
+                .iter()
+                .find(|cp| cp.name.as_deref() == Some(name.as_str()))
+                .and_then(|cp| u16::try_from(cp.container_port).ok())
+                .ok_or_else(|| format!("couldn't find port {name:?} in container")),
+        },
+    }
+}
+
+pub struct Target {
+    pub pod_ip: Option<IpAddr>,
+    pub ports: Vec<ContainerPort>,
+    pub runtime: Arc<Runtime>,
+    pub state_dir: PathBuf,
+}
+
+/// Run one probe attempt.
+pub async fn run(probe: &Probe, target: &Target) -> Outcome {
+    let timeout = Duration::from_secs(probe.timeout_seconds.unwrap_or(1).max(1) as u64);
+    let attempt = async {
+        if let Some(exec) = &probe.exec {
+            exec_probe(exec.command.clone().unwrap_or_default(), target, timeout).await
+        } else if let Some(h) = &probe.http_get {
+            let host_ip = match h.host.as_deref().filter(|h| !h.is_empty()) {
+                Some(h) => h.parse().map_err(|_| format!("invalid probe host {h:?}"))?,
+                None => target.pod_ip.ok_or("pod has no IP")?,
+            };
+            let addr = SocketAddr::new(host_ip, port(&h.port, &target.ports)?);
+            if h.scheme.as_deref() == Some("HTTPS") {
+                return Err("HTTPS probes are not supported on this node yet".into());
+            }
+            let headers: Vec<(String, String)> =
+                h.http_headers.iter().flatten().map(|hd| (hd.name.clone(), hd.value.clone())).collect();
+            http_get(addr, h.path.as_deref().unwrap_or("/"), &headers).await
+        } else if let Some(t) = &probe.tcp_socket {
+            let host_ip = match t.host.as_deref().filter(|h| !h.is_empty()) {
+                Some(h) => h.parse().map_err(|_| format!("invalid probe host {h:?}"))?,
+                None => target.pod_ip.ok_or("pod has no IP")?,
+            };
+            let addr = SocketAddr::new(host_ip, port(&t.port, &target.ports)?);
+            TcpStream::connect(addr).await.map(|_| ()).map_err(|e| format!("dial tcp {addr}: {e}"))
+        } else if let Some(g) = &probe.grpc {
+            let ip = target.pod_ip.ok_or("pod has no IP")?;
+            let p = u16::try_from(g.port).map_err(|_| format!("invalid port {}", g.port))?;
+            grpc_health(SocketAddr::new(ip, p), g.service.as_deref().unwrap_or("")).await
+        } else {
+            Err("probe has no handler".into())
+        }
+    };
+    match tokio::time::timeout(timeout, attempt).await {
+        Ok(r) => r,
+        Err(_) => Err(format!("timeout: probe did not answer within {}s", timeout.as_secs())),
+    }
+}
+
+async fn exec_probe(command: Vec<String>, target: &Target, timeout: Duration) -> Outcome {
+    if command.is_empty() {
+        return Err("exec probe has no command".into());
+    }
+    let runtime = target.runtime.clone();
+    let dir = target.state_dir.clone();
+    let cmd = command.clone();
+    let run = tokio::task::spawn_blocking(move || runtime.exec_output(&dir, &cmd, timeout));
+    match run.await {
+        Ok(Ok((0, _))) => Ok(()),
+        Ok(Ok((code, output))) => {
+            let out = String::from_utf8_lossy(&output);
+            Err(format!("command {command:?} exited with {code}: {}", out.trim()))
+        }
+        Ok(Err(e)) => Err(format!("exec {command:?}: {e}")),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+async fn http_get(addr: SocketAddr, path: &str, headers: &[(String, String)]) -> Outcome {
+    let stream = TcpStream::connect(addr).await.map_err(|e| format!("Get \"http://{addr}{path}\": {e}"))?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| format!("Get \"http://{addr}{path}\": {e}"))?;
+    tokio::spawn(conn);
+    let mut req = hyper::Request::get(path).header("User-Agent", "kube-probe/1.33").header("Accept", "*/*");
+    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+        req = req.header("Host", addr.to_string());
+    }
+    for (k, v) in headers {
+        req = req.header(k.as_str(), v.as_str());
+    }
+    let req = req.body(Full::new(Bytes::new())).map_err(|e| e.to_string())?;
+    let resp = sender.send_request(req).await.map_err(|e| format!("Get \"http://{addr}{path}\": {e}"))?;
+    let code = resp.status().as_u16();
+    if (200..400).contains(&code) {
+        Ok(())
+    } else {
+        Err(format!("HTTP probe failed with statuscode: {code}"))
+    }
+}
+
+/// grpc.health.v1.Health/Check over h2c; SERVING (1) is healthy.
+async fn grpc_health(addr: SocketAddr, service: &str) -> Outcome {
+    let stream = TcpStream::connect(addr).await.map_err(|e| format!("failed to connect service {addr}: {e}"))?;
+    let (mut sender, conn) = hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+        .await
+        .map_err(|e| format!("failed to connect service {addr}: {e}"))?;
+    tokio::spawn(conn);
+    // HealthCheckRequest { string service = 1; } in a gRPC length-prefixed frame.
+    let mut msg = Vec::new();
+    if !service.is_empty() {
+        msg.push(0x0a);
+        msg.push(service.len() as u8);
+        msg.extend_from_slice(service.as_bytes());
+    }
+    let mut frame = vec![0u8];
+    frame.extend_from_slice(&(msg.len() as u32).to_be_bytes());
+    frame.extend_from_slice(&msg);
+    let req = hyper::Request::post(format!("http://{addr}/grpc.health.v1.Health/Check"))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .body(Full::new(Bytes::from(frame)))
+        .map_err(|e| e.to_string())?;
+    let resp = sender.send_request(req).await.map_err(|e| format!("health rpc failed: {e}"))?;
+    let collected = resp.into_body().collect().await.map_err(|e| format!("health rpc failed: {e}"))?;
+    let grpc_status = collected
+        .trailers()
+        .and_then(|t| t.get("grpc-status"))
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("0")
+        .to_string();
+    if grpc_status != "0" {
+        return Err(format!("health rpc failed: grpc-status {grpc_status}"));
+    }
+    let body = collected.to_bytes();
+    // HealthCheckResponse { ServingStatus status = 1; }: tag 0x08 then a varint.
+    let status = body.get(5..).and_then(|m| m.windows(2).find(|w| w[0] == 0x08).map(|w| w[1])).unwrap_or(0);
+    if status == 1 {
+        Ok(())
+    } else {
+        Err(format!("service unhealthy (responded with \"{}\")", serving_status(status)))
+    }
+}
+
+fn serving_status(code: u8) -> &'static str {
+    match code {
+        0 => "UNKNOWN",
+        1 => "SERVING",
+        2 => "NOT_SERVING",
+        3 => "SERVICE_UNKNOWN",
+        _ => "UNKNOWN",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn named_ports_resolve_from_the_container() {
+        let ports = vec![ContainerPort { name: Some("http".into()), container_port: 8080, ..Default::default() }];
+        assert_eq!(port(&IntOrString::String("http".into()), &ports), Ok(8080));
+        assert_eq!(port(&IntOrString::Int(81), &ports), Ok(81));
+        assert!(port(&IntOrString::String("nope".into()), &ports).is_err());
+    }
+}

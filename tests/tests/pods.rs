@@ -1,0 +1,438 @@
+//! Real pods on a real multi-node network (`keel cluster up`), driven by
+//! real kubectl: pod-to-pod traffic across nodes, configuration inside
+//! containers, restarts, probes, init containers, agent restarts, bad
+//! input, and a `cluster down` that leaves nothing behind.
+
+use keel_e2e::{eventually, Cluster, KUBECTL_NEWEST};
+use serde_json::Value;
+use std::time::Duration;
+
+const V: &str = KUBECTL_NEWEST;
+const WAIT: Duration = Duration::from_secs(60);
+
+fn phase(p: &Value) -> &str {
+    p["status"]["phase"].as_str().unwrap_or("")
+}
+
+fn container_status<'a>(p: &'a Value, name: &str) -> &'a Value {
+    p["status"]["containerStatuses"]
+        .as_array()
+        .and_then(|cs| cs.iter().find(|c| c["name"] == name))
+        .unwrap_or(&Value::Null)
+}
+
+fn condition(p: &Value, kind: &str) -> String {
+    p["status"]["conditions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["type"] == kind)
+        .and_then(|c| c["status"].as_str())
+        .unwrap_or("")
+        .to_string()
+}
+
+/// Wait for a pod to satisfy `check`, with the cluster's logs on failure.
+fn wait_pod(c: &Cluster, name: &str, what: &str, check: impl Fn(&Value) -> bool) -> Value {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        if let Some(p) = c.pod(V, "default", name) {
+            if check(&p) {
+                return p;
+            }
+            if std::time::Instant::now() > deadline {
+                panic!("pod {name}: timed out waiting for {what}; pod:\n{p:#}\n{}", c.logs());
+            }
+        } else if std::time::Instant::now() > deadline {
+            panic!("pod {name} never appeared\n{}", c.logs());
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// A toolbox pod on `node` that runs `script` once and reports its output
+/// as the termination message.
+fn probe_pod(name: &str, node: &str, script: &str) -> String {
+    let script = serde_json::to_string(&format!("({script}) > /dev/termination-log 2>&1")).unwrap_or_default();
+    format!(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {{name: {name}}}
+spec:
+  nodeName: {node}
+  restartPolicy: Never
+  containers:
+  - name: main
+    image: keel-test/toolbox:latest
+    imagePullPolicy: IfNotPresent
+    command: ["sh", "-c", {script}]
+"#
+    )
+}
+
+fn termination_message(c: &Cluster, name: &str) -> String {
+    let p = wait_pod(c, name, "completion", |p| matches!(phase(p), "Succeeded" | "Failed"));
+    container_status(&p, "main")["state"]["terminated"]["message"].as_str().unwrap_or("").to_string()
+}
+
+fn echo_pod(name: &str, node: &str) -> String {
+    format!(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {{name: {name}, labels: {{app: echo}}}}
+spec:
+  nodeName: {node}
+  containers:
+  - name: echo
+    image: keel-test/echo:v1
+    env:
+    - {{name: POD_NAME, valueFrom: {{fieldRef: {{fieldPath: metadata.name}}}}}}
+    - {{name: POD_NAMESPACE, valueFrom: {{fieldRef: {{fieldPath: metadata.namespace}}}}}}
+    - {{name: POD_IP, valueFrom: {{fieldRef: {{fieldPath: status.podIP}}}}}}
+    ports: [{{containerPort: 8080, name: http}}]
+    readinessProbe: {{httpGet: {{path: /healthz, port: http}}, periodSeconds: 1}}
+"#
+    )
+}
+
+fn pod_ip(p: &Value) -> String {
+    p["status"]["podIP"].as_str().unwrap_or("").to_string()
+}
+
+#[test]
+fn pods_on_two_nodes_reach_each_other() {
+    let c = Cluster::up(2).expect("cluster");
+    let (n1, n2) = (c.nodes[0].clone(), c.nodes[1].clone());
+    c.apply(V, &echo_pod("echo-a", &n1));
+    c.apply(V, &echo_pod("echo-b", &n2));
+    let a = wait_pod(&c, "echo-a", "Ready", |p| condition(p, "Ready") == "True");
+    let b = wait_pod(&c, "echo-b", "Ready", |p| condition(p, "Ready") == "True");
+    let (ip_a, ip_b) = (pod_ip(&a), pod_ip(&b));
+    assert!(ip_a.starts_with("10.244.") && ip_b.starts_with("10.244."), "{ip_a} {ip_b}");
+    assert_ne!(ip_a.rsplit_once('.').map(|x| x.0), ip_b.rsplit_once('.').map(|x| x.0), "different node CIDRs");
+    assert_eq!(a["status"]["hostIP"], "172.31.0.11");
+    let cs = container_status(&a, "echo");
+    assert_eq!(cs["ready"], true);
+    assert!(cs["state"]["running"]["startedAt"].is_string(), "{cs}");
+
+    // From a pod on node 1 to the pod on node 2, and back: the echo server
+    // sees the caller's own pod IP (no NAT between pods).
+    c.apply(V, &probe_pod("call-b", &n1, &format!("wget -qO- http://{ip_b}:8080/hello")));
+    c.apply(V, &probe_pod("call-a", &n2, &format!("wget -qO- http://{ip_a}:8080/hello")));
+    let to_b: Value = serde_json::from_str(&termination_message(&c, "call-b")).expect("echo JSON from b");
+    let to_a: Value = serde_json::from_str(&termination_message(&c, "call-a")).expect("echo JSON from a");
+    assert_eq!(to_b["pod"], "echo-b");
+    assert_eq!(to_b["namespace"], "default");
+    assert_eq!(to_b["ip"], ip_b.as_str());
+    assert_eq!(to_a["pod"], "echo-a");
+    let caller_b = pod_ip(&c.pod(V, "default", "call-b").unwrap_or_default());
+    let caller_a = pod_ip(&c.pod(V, "default", "call-a").unwrap_or_default());
+    assert!(to_b["remote"].as_str().unwrap_or("").starts_with(&format!("{caller_b}:")), "{to_b}");
+    assert!(to_a["remote"].as_str().unwrap_or("").starts_with(&format!("{caller_a}:")), "{to_a}");
+
+    // The node itself reaches its pods, and Service traffic that nothing
+    // translated is refused on the node instead of leaving it.
+    let out = c.on_node(1, &["curl", "-s", "--max-time", "5", &format!("http://{ip_a}:8080/x")]);
+    let body: Value = serde_json::from_slice(&out.stdout).expect("echo JSON from the node");
+    assert_eq!(body["pod"], "echo-a");
+    let out = c.on_node(1, &["ip", "route", "get", "10.96.0.1"]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(text.contains("unreachable") || text.contains("No route"), "{text}");
+
+    // resolv.conf and hosts as Kubernetes writes them.
+    c.apply(V, &probe_pod("files", &n1, "cat /etc/resolv.conf; echo ---; cat /etc/hosts; echo ---; hostname"));
+    let files = termination_message(&c, "files");
+    assert!(files.contains("nameserver 10.96.0.10"), "{files}");
+    assert!(files.contains("search default.svc.cluster.local svc.cluster.local cluster.local"), "{files}");
+    assert!(files.contains("options ndots:5"), "{files}");
+    assert!(files.contains("\tfiles\n"), "{files}");
+    assert!(files.trim_end().ends_with("files"), "{files}");
+}
+
+#[test]
+fn configuration_reaches_containers() {
+    let c = Cluster::up(1).expect("cluster");
+    let node = c.nodes[0].clone();
+    c.apply(
+        V,
+        &format!(
+            r#"
+apiVersion: v1
+kind: ConfigMap
+metadata: {{name: settings}}
+data: {{color: blue, size: large, "app.conf": "mode=fast\n"}}
+---
+apiVersion: v1
+kind: Secret
+metadata: {{name: creds}}
+stringData: {{password: s3cret, user: admin}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: config, labels: {{tier: web}}}}
+spec:
+  nodeName: {node}
+  restartPolicy: Never
+  initContainers:
+  - name: first
+    image: keel-test/toolbox:latest
+    imagePullPolicy: IfNotPresent
+    command: ["sh", "-c", "echo init-ran > /work/order"]
+    volumeMounts: [{{name: work, mountPath: /work}}]
+  - name: second
+    image: keel-test/toolbox:latest
+    imagePullPolicy: IfNotPresent
+    command: ["sh", "-c", "echo second-ran >> /work/order"]
+    volumeMounts: [{{name: work, mountPath: /work}}]
+  containers:
+  - name: main
+    image: keel-test/toolbox:latest
+    imagePullPolicy: IfNotPresent
+    workingDir: /work
+    command: ["sh", "-c"]
+    args:
+    - >-
+      (echo "color=$COLOR"; echo "pw=$PASSWORD"; echo "node=$NODE"; echo "expanded=$GREETING";
+      echo "cfg_size=$cfg_size"; echo "cpu_limit=$CPU"; echo "cwd=$(pwd)"; echo "uid=$(id -u)";
+      echo "file=$(cat /etc/settings/app.conf)"; echo "secretfile=$(cat /etc/creds/user)";
+      echo "labels=$(cat /etc/podinfo/labels)"; echo "order=$(cat /work/order | tr '\n' ,)";
+      echo "args=$0") > /dev/termination-log
+    env:
+    - {{name: COLOR, valueFrom: {{configMapKeyRef: {{name: settings, key: color}}}}}}
+    - {{name: PASSWORD, valueFrom: {{secretKeyRef: {{name: creds, key: password}}}}}}
+    - {{name: NODE, valueFrom: {{fieldRef: {{fieldPath: spec.nodeName}}}}}}
+    - {{name: GREETING, value: "hello-$(COLOR)"}}
+    - {{name: CPU, valueFrom: {{resourceFieldRef: {{resource: limits.cpu, divisor: 1m}}}}}}
+    envFrom: [{{configMapRef: {{name: settings}}, prefix: cfg_}}]
+    securityContext: {{runAsUser: 1000}}
+    resources: {{limits: {{cpu: 250m, memory: 64Mi}}}}
+    volumeMounts:
+    - {{name: settings, mountPath: /etc/settings}}
+    - {{name: creds, mountPath: /etc/creds, readOnly: true}}
+    - {{name: podinfo, mountPath: /etc/podinfo}}
+    - {{name: work, mountPath: /work}}
+  volumes:
+  - {{name: settings, configMap: {{name: settings}}}}
+  - {{name: creds, secret: {{secretName: creds}}}}
+  - {{name: podinfo, downwardAPI: {{items: [{{path: labels, fieldRef: {{fieldPath: metadata.labels}}}}]}}}}
+  - {{name: work, emptyDir: {{}}}}
+"#
+        ),
+    );
+    let msg = termination_message(&c, "config");
+    for want in [
+        "color=blue",
+        "pw=s3cret",
+        &format!("node={node}"),
+        "expanded=hello-blue",
+        "cfg_size=large",
+        "cpu_limit=250",
+        "cwd=/work",
+        "uid=1000",
+        "file=mode=fast",
+        "secretfile=admin",
+        "labels=tier=\"web\"",
+        "order=init-ran,second-ran,",
+    ] {
+        assert!(msg.contains(want), "missing {want:?} in:\n{msg}");
+    }
+    let p = c.pod(V, "default", "config").expect("pod");
+    assert_eq!(phase(&p), "Succeeded", "{p:#}");
+    let inits = p["status"]["initContainerStatuses"].as_array().cloned().unwrap_or_default();
+    assert_eq!(inits.len(), 2);
+    assert!(inits.iter().all(|s| s["state"]["terminated"]["reason"] == "Completed"), "{inits:?}");
+    assert_eq!(container_status(&p, "main")["state"]["terminated"]["exitCode"], 0);
+}
+
+#[test]
+fn restarts_probes_and_bad_input() {
+    let c = Cluster::up(1).expect("cluster");
+    let node = c.nodes[0].clone();
+    c.apply(
+        V,
+        &format!(
+            r#"
+apiVersion: v1
+kind: Pod
+metadata: {{name: oom}}
+spec:
+  nodeName: {node}
+  containers:
+  - name: main
+    image: keel-test/toolbox:latest
+    imagePullPolicy: IfNotPresent
+    command: ["sh", "-c", "sleep 1; x=$(head -c 300000000 /dev/zero | tr '\\0' a); echo survived"]
+    resources: {{limits: {{memory: 32Mi}}}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: unhealthy}}
+spec:
+  nodeName: {node}
+  containers:
+  - name: main
+    image: keel-test/echo:v1
+    livenessProbe: {{httpGet: {{path: /status/500, port: 8080}}, periodSeconds: 1, failureThreshold: 2}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: gated}}
+spec:
+  nodeName: {node}
+  containers:
+  - name: main
+    image: keel-test/toolbox:latest
+    imagePullPolicy: IfNotPresent
+    command: ["sh", "-c", "sleep 4; touch /tmp/ready; sleep 3600"]
+    readinessProbe: {{exec: {{command: [cat, /tmp/ready]}}, periodSeconds: 1}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: no-image}}
+spec:
+  nodeName: {node}
+  containers: [{{name: main, image: "keel-test/nothing:v9", imagePullPolicy: Never}}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: no-command}}
+spec:
+  nodeName: {node}
+  containers: [{{name: main, image: keel-test/toolbox:latest, imagePullPolicy: IfNotPresent, command: [/no/such/binary]}}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: bad-volume}}
+spec:
+  nodeName: {node}
+  containers: [{{name: main, image: keel-test/toolbox:latest, imagePullPolicy: IfNotPresent, command: [sleep, "3600"]}}]
+  volumes: [{{name: data, persistentVolumeClaim: {{claimName: nope}}}}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: missing-config}}
+spec:
+  nodeName: {node}
+  containers:
+  - name: main
+    image: keel-test/toolbox:latest
+    imagePullPolicy: IfNotPresent
+    command: [sleep, "3600"]
+    env: [{{name: X, valueFrom: {{configMapKeyRef: {{name: absent, key: k}}}}}}]
+"#
+        ),
+    );
+    // OOM: the kernel kills it, the status says OOMKilled, and it restarts.
+    let p = wait_pod(&c, "oom", "an OOMKilled restart", |p| {
+        let cs = container_status(p, "main");
+        cs["restartCount"].as_i64().unwrap_or(0) >= 1 && cs["lastState"]["terminated"]["reason"] == "OOMKilled"
+    });
+    assert_eq!(container_status(&p, "main")["lastState"]["terminated"]["exitCode"], 137);
+
+    // A failing liveness probe restarts the container.
+    wait_pod(&c, "unhealthy", "a liveness restart", |p| {
+        container_status(p, "main")["restartCount"].as_i64().unwrap_or(0) >= 1
+    });
+    let events = c.ok(V, &["get", "events", "--field-selector", "involvedObject.name=unhealthy", "-o", "json"]);
+    assert!(events.contains("Liveness probe failed"), "{events}");
+
+    // Readiness gates the Ready condition: not ready first, then ready.
+    let p = wait_pod(&c, "gated", "running", |p| phase(p) == "Running");
+    if container_status(&p, "main")["ready"] != true {
+        assert_eq!(condition(&p, "Ready"), "False");
+    }
+    wait_pod(&c, "gated", "Ready", |p| condition(p, "Ready") == "True" && condition(p, "ContainersReady") == "True");
+
+    // Bad input: each pod says exactly why, and the agent keeps going.
+    let p = wait_pod(&c, "no-image", "ErrImageNeverPull", |p| {
+        container_status(p, "main")["state"]["waiting"]["reason"] == "ErrImageNeverPull"
+    });
+    assert!(container_status(&p, "main")["state"]["waiting"]["message"].as_str().unwrap_or("").contains("nothing"));
+    let p = wait_pod(&c, "no-command", "a start error", |p| {
+        let cs = container_status(p, "main");
+        cs["lastState"]["terminated"]["reason"] == "StartError" || cs["state"]["terminated"]["reason"] == "StartError"
+    });
+    let cs = container_status(&p, "main").to_string();
+    assert!(cs.contains("/no/such/binary"), "{cs}");
+    let p =
+        wait_pod(&c, "bad-volume", "FailedMount", |p| p["status"]["reason"] == "FailedMount" || phase(p) == "Pending");
+    assert_eq!(phase(&p), "Pending");
+    let events = eventually(Duration::from_secs(20), "FailedMount event", || {
+        let e = c.ok(V, &["get", "events", "--field-selector", "involvedObject.name=bad-volume", "-o", "json"]);
+        e.contains("FailedMount").then_some(e)
+    });
+    assert!(events.contains("persistentVolumeClaim"), "{events}");
+    let p = wait_pod(&c, "missing-config", "CreateContainerConfigError", |p| {
+        container_status(p, "main")["state"]["waiting"]["reason"] == "CreateContainerConfigError"
+    });
+    assert!(container_status(&p, "main")["state"]["waiting"]["message"].as_str().unwrap_or("").contains("absent"));
+
+    // Deleting a pod stops its processes and removes it from the API.
+    c.ok(V, &["delete", "pod", "gated", "--grace-period=1"]);
+    eventually(Duration::from_secs(30), "gated gone", || c.pod(V, "default", "gated").is_none().then_some(()));
+}
+
+/// Processes in a pod's cgroups (found through /proc).
+fn pod_pids(uid: &str) -> Vec<u32> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else { continue };
+        let cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
+        if cg.contains(&format!("pod{uid}")) {
+            out.push(pid);
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn agent_restart_keeps_pods_and_down_leaves_nothing() {
+    let c = Cluster::up(1).expect("cluster");
+    let node = c.nodes[0].clone();
+    c.apply(V, &echo_pod("steady", &node));
+    let p = wait_pod(&c, "steady", "Ready", |p| condition(p, "Ready") == "True");
+    let uid = p["metadata"]["uid"].as_str().unwrap_or("").to_string();
+    let before = pod_pids(&uid);
+    assert!(!before.is_empty(), "no processes found for pod {uid}");
+
+    // Kill the agent outright; the supervisor starts it again.
+    let agent = c.agent_pid(&node).expect("agent pid");
+    nix_kill(agent);
+    eventually(Duration::from_secs(30), "a new agent", || c.agent_pid(&node).filter(|p| *p != agent));
+    std::thread::sleep(Duration::from_secs(3));
+    let p = wait_pod(&c, "steady", "still Ready", |p| condition(p, "Ready") == "True");
+    assert_eq!(container_status(&p, "main")["restartCount"], Value::Null);
+    assert_eq!(container_status(&p, "echo")["restartCount"], 0);
+    assert_eq!(pod_pids(&uid), before, "the pod's processes survived the agent restart");
+    let ip = pod_ip(&p);
+    let out = c.on_node(1, &["curl", "-s", "--max-time", "5", &format!("http://{ip}:8080/")]);
+    let body: Value = serde_json::from_slice(&out.stdout).expect("echo JSON after the restart");
+    assert_eq!(body["pod"], "steady");
+
+    // Down removes namespaces, mounts, cgroups and processes.
+    let dir = c.data_dir();
+    let names = [c.netns(1), format!("keel-{}-ul", c.name)];
+    assert!(c.down(), "cluster down");
+    let netns =
+        String::from_utf8_lossy(&std::process::Command::new("ip").args(["netns", "list"]).output().expect("ip").stdout)
+            .to_string();
+    for n in &names {
+        assert!(!netns.lines().any(|l| l.split_whitespace().next() == Some(n)), "{n} left behind: {netns}");
+    }
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    assert!(!mounts.contains(dir.to_str().unwrap_or("-")), "mounts left under {}", dir.display());
+    assert!(pod_pids(&uid).is_empty(), "processes left behind");
+    let cgroups = std::process::Command::new("find")
+        .args(["/sys/fs/cgroup", "-maxdepth", "6", "-type", "d", "-path", &format!("*/keel/{node}")])
+        .output()
+        .expect("find");
+    assert!(cgroups.stdout.is_empty(), "cgroups left behind: {}", String::from_utf8_lossy(&cgroups.stdout));
+    assert!(!dir.exists());
+}
+
+fn nix_kill(pid: u32) {
+    let _ = std::process::Command::new("kill").args(["-9", &pid.to_string()]).status();
+}
