@@ -72,10 +72,7 @@ pub async fn run(cmd: ImageCmd) -> Result<()> {
         }
         ImageCmd::Pull { reference, username, insecure, data_dir } => {
             let store = open(&data_dir)?;
-            let creds = match username {
-                Some(u) => Some((u, std::env::var("KEEL_REGISTRY_PASSWORD").unwrap_or_default())),
-                None => None,
-            };
+            let creds = username.map(|u| (u, std::env::var("KEEL_REGISTRY_PASSWORD").unwrap_or_default()));
             println!("pulling {reference}");
             let mut progress = show;
             let got = store.pull(&reference, creds, insecure, &mut progress).await?;

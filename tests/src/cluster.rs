@@ -94,11 +94,11 @@ impl Cluster {
     }
 
     pub fn kubectl(&self, version: &str, args: &[&str]) -> Result<Output> {
-        run_kubectl(&self.kubeconfig(), self.dir.path(), version, args, None)
+        run_kubectl(&self.kubeconfig(), self.dir.path(), version, args, None, None)
     }
 
     pub fn kubectl_stdin(&self, version: &str, args: &[&str], stdin: &str) -> Result<Output> {
-        run_kubectl(&self.kubeconfig(), self.dir.path(), version, args, Some(stdin))
+        run_kubectl(&self.kubeconfig(), self.dir.path(), version, args, Some(stdin), None)
     }
 
     /// kubectl that must succeed; returns stdout.

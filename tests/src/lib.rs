@@ -43,6 +43,8 @@ pub struct Server {
     extra_args: Vec<String>,
     /// Whether the server runs its embedded node agent.
     embedded_agent: bool,
+    /// `ip netns` name the server (and kubectl) run in, when not the host's.
+    netns: Option<String>,
 }
 
 impl Server {
@@ -52,15 +54,24 @@ impl Server {
     }
 
     pub fn start_with(extra_args: &[&str]) -> Result<Self> {
-        Self::launch(extra_args, false)
+        Self::launch(extra_args, false, None)
     }
 
-    /// Start a server with its embedded node agent.
-    pub fn start_with_agent(extra_args: &[&str]) -> Result<Self> {
-        Self::launch(extra_args, true)
+    /// Start a server with its embedded node agent, inside a network
+    /// namespace of its own (the agent sets up a bridge and routes where it
+    /// runs); kubectl runs there too.
+    pub fn start_with_agent_in_netns(extra_args: &[&str]) -> Result<Self> {
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let name = format!("keel-e2e-{}-{}", std::process::id(), N.fetch_add(1, std::sync::atomic::Ordering::SeqCst));
+        let ok = |args: &[&str]| Command::new("ip").args(args).status().is_ok_and(|s| s.success());
+        if !ok(&["netns", "add", &name]) || !ok(&["-n", &name, "link", "set", "lo", "up"]) {
+            let _ = Command::new("ip").args(["netns", "del", &name]).status();
+            bail!("creating network namespace {name}");
+        }
+        Self::launch(extra_args, true, Some(name))
     }
 
-    fn launch(extra_args: &[&str], embedded_agent: bool) -> Result<Self> {
+    fn launch(extra_args: &[&str], embedded_agent: bool, netns: Option<String>) -> Result<Self> {
         let dir = tempfile::Builder::new().prefix("keel-e2e-").tempdir()?;
         let mut s = Server {
             child: None,
@@ -68,9 +79,22 @@ impl Server {
             port: free_port()?,
             extra_args: extra_args.iter().map(|s| s.to_string()).collect(),
             embedded_agent,
+            netns,
         };
         s.spawn()?;
         Ok(s)
+    }
+
+    /// `nsenter` into the server's namespace, or the program itself.
+    fn command(&self, program: &Path) -> Command {
+        match &self.netns {
+            Some(ns) => {
+                let mut c = Command::new("nsenter");
+                c.arg(format!("--net=/run/netns/{ns}")).arg(program);
+                c
+            }
+            None => Command::new(program),
+        }
     }
 
     pub fn data_dir(&self) -> &Path {
@@ -87,7 +111,8 @@ impl Server {
         if !bin.exists() {
             bail!("{} is missing: run `cargo build -p keel-control-plane` (cargo xtask test does)", bin.display());
         }
-        let child = Command::new(bin)
+        let child = self
+            .command(&bin)
             .args(["server", "--bind-address", "127.0.0.1", "--https-port"])
             .arg(self.port.to_string())
             .arg("--data-dir")
@@ -164,7 +189,7 @@ impl Server {
     }
 
     pub fn kubectl_stdin(&self, version: &str, args: &[&str], stdin: Option<&str>) -> Result<Output> {
-        run_kubectl(&self.kubeconfig(), self.dir.path(), version, args, stdin)
+        run_kubectl(&self.kubeconfig(), self.dir.path(), version, args, stdin, self.netns.as_deref())
     }
 
     /// kubectl that must succeed; returns stdout.
@@ -213,77 +238,6 @@ impl Server {
     }
 }
 
-/// A `keel agent` process joined to a [`Server`]; killed when dropped.
-pub struct Agent {
-    child: Option<Child>,
-    pub name: String,
-    args: Vec<String>,
-    log: PathBuf,
-}
-
-impl Agent {
-    /// Start an agent named `name` with a fast heartbeat.
-    pub fn start(server: &Server, name: &str) -> Result<Self> {
-        let dir = server.data_dir().join(format!("agent-{name}"));
-        std::fs::create_dir_all(&dir)?;
-        let args = vec![
-            "agent".to_string(),
-            "--server".into(),
-            server.url(),
-            "--token-file".into(),
-            server.data_dir().join("node-token").display().to_string(),
-            "--ca-file".into(),
-            server.data_dir().join("pki/ca.crt").display().to_string(),
-            "--node-name".into(),
-            name.into(),
-            "--node-ip".into(),
-            "127.0.0.1".into(),
-            "--data-dir".into(),
-            dir.display().to_string(),
-            "--heartbeat-seconds".into(),
-            "1".into(),
-        ];
-        let mut a = Agent { child: None, name: name.into(), args, log: dir.join("agent.log") };
-        a.spawn()?;
-        Ok(a)
-    }
-
-    fn spawn(&mut self) -> Result<()> {
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log)?;
-        let child = Command::new(keel_bin())
-            .args(&self.args)
-            .stdout(Stdio::from(log.try_clone()?))
-            .stderr(Stdio::from(log))
-            .spawn()
-            .context("starting keel agent")?;
-        self.child = Some(child);
-        Ok(())
-    }
-
-    pub fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// Kill the agent outright, as a crash would.
-    pub fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-
-    pub fn restart(&mut self) -> Result<()> {
-        self.kill();
-        self.spawn()
-    }
-}
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
 /// Run kubectl of a given minor version with a kubeconfig.
 pub fn run_kubectl(
     kubeconfig: &Path,
@@ -291,9 +245,17 @@ pub fn run_kubectl(
     version: &str,
     args: &[&str],
     stdin: Option<&str>,
+    netns: Option<&str>,
 ) -> Result<Output> {
     let bin = format!("/usr/lib/google-cloud-sdk/bin/kubectl.{version}");
-    let mut cmd = Command::new(&bin);
+    let mut cmd = match netns {
+        Some(ns) => {
+            let mut c = Command::new("nsenter");
+            c.arg(format!("--net=/run/netns/{ns}")).arg(&bin);
+            c
+        }
+        None => Command::new(&bin),
+    };
     cmd.args(args)
         .env("KUBECONFIG", kubeconfig)
         .env("HOME", home)
@@ -324,6 +286,21 @@ pub fn eventually<T>(timeout: Duration, what: &str, mut check: impl FnMut() -> O
 impl Drop for Server {
     fn drop(&mut self) {
         self.stop();
+        if let Some(ns) = &self.netns {
+            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+        }
+        unmount_under(self.dir.path());
+    }
+}
+
+/// Lazily unmount everything at or below `dir` (an agent's netns mounts).
+pub fn unmount_under(dir: &Path) {
+    let text = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let mut mounts: Vec<&str> = text.lines().filter_map(|l| l.split(' ').nth(4)).collect();
+    mounts.retain(|m| Path::new(m).starts_with(dir));
+    mounts.sort_by_key(|m| std::cmp::Reverse(m.len()));
+    for m in mounts {
+        let _ = Command::new("umount").args(["-l", m]).status();
     }
 }
 

@@ -1,15 +1,10 @@
 //! Node agents joining a cluster: registration, podCIDRs from the control
 //! plane, Lease heartbeats, NotReady when an agent goes silent, and back.
 
-use keel_e2e::{eventually, json, Agent, Server, KUBECTL_NEWEST};
+use keel_e2e::{eventually, json, Cluster, Server, KUBECTL_NEWEST};
 use std::time::Duration;
 
 const V: &str = KUBECTL_NEWEST;
-
-fn node(s: &Server, name: &str) -> Option<serde_json::Value> {
-    let out = s.kubectl(V, &["get", "node", name, "-o", "json"]).ok()?;
-    out.status.success().then(|| json(&String::from_utf8_lossy(&out.stdout)))
-}
 
 fn ready(n: &serde_json::Value) -> String {
     n["status"]["conditions"]
@@ -28,61 +23,63 @@ fn unreachable_taint(n: &serde_json::Value) -> bool {
 
 #[test]
 fn agents_register_heartbeat_and_go_not_ready_when_silent() {
-    let s = Server::start_with(&["--node-monitor-grace-period", "3"]).expect("server");
-    let mut a = Agent::start(&s, "node-a").expect("agent a");
-    let _b = Agent::start(&s, "node-b").expect("agent b");
-
-    let na = eventually(Duration::from_secs(20), "node-a Ready with a podCIDR", || {
-        node(&s, "node-a").filter(|n| ready(n) == "True" && n["spec"]["podCIDR"].is_string())
+    let c = Cluster::up_with(2, &["--server-arg=--node-monitor-grace-period=3", "--agent-arg=--heartbeat-seconds=1"])
+        .expect("cluster");
+    let (a, b) = (c.nodes[0].clone(), c.nodes[1].clone());
+    let node = |name: &str| {
+        let out = c.kubectl(V, &["get", "node", name, "-o", "json"]).ok()?;
+        out.status.success().then(|| json(&String::from_utf8_lossy(&out.stdout)))
+    };
+    let na = eventually(Duration::from_secs(20), "node a Ready with a podCIDR", || {
+        node(&a).filter(|n| ready(n) == "True" && n["spec"]["podCIDR"].is_string())
     });
-    let nb = eventually(Duration::from_secs(20), "node-b Ready with a podCIDR", || {
-        node(&s, "node-b").filter(|n| ready(n) == "True" && n["spec"]["podCIDR"].is_string())
+    let nb = eventually(Duration::from_secs(20), "node b Ready with a podCIDR", || {
+        node(&b).filter(|n| ready(n) == "True" && n["spec"]["podCIDR"].is_string())
     });
     let (ca, cb) =
         (na["spec"]["podCIDR"].as_str().unwrap_or_default(), nb["spec"]["podCIDR"].as_str().unwrap_or_default());
     assert!(ca.starts_with("10.244.") && ca.ends_with("/24"), "{ca}");
     assert_ne!(ca, cb, "each node gets its own podCIDR");
-    assert_eq!(na["metadata"]["labels"]["kubernetes.io/hostname"], "node-a");
+    assert_eq!(na["metadata"]["labels"]["kubernetes.io/hostname"], a.as_str());
     assert!(na["status"]["capacity"]["cpu"].is_string() && na["status"]["capacity"]["memory"].is_string(), "{na}");
-    assert_eq!(na["status"]["addresses"][0]["address"], "127.0.0.1");
+    assert_eq!(na["status"]["addresses"][0]["address"], "172.31.0.11");
 
-    let lease = eventually(Duration::from_secs(10), "node-a's Lease", || {
-        let out = s.kubectl(V, &["get", "lease", "node-a", "-n", "kube-node-lease", "-o", "json"]).ok()?;
+    let lease = eventually(Duration::from_secs(10), "node a's Lease", || {
+        let out = c.kubectl(V, &["get", "lease", &a, "-n", "kube-node-lease", "-o", "json"]).ok()?;
         out.status.success().then(|| json(&String::from_utf8_lossy(&out.stdout)))
     });
-    assert_eq!(lease["spec"]["holderIdentity"], "node-a");
-    let table = s.ok(V, &["get", "nodes"]);
-    assert!(table.lines().any(|l| l.starts_with("node-a") && l.contains(" Ready ")), "{table}");
+    assert_eq!(lease["spec"]["holderIdentity"], a.as_str());
+    let table = c.ok(V, &["get", "nodes"]);
+    assert!(table.lines().any(|l| l.starts_with(&a) && l.contains(" Ready ")), "{table}");
 
     // Silence: the control plane marks the node NotReady and taints it.
-    a.kill();
-    let n = eventually(Duration::from_secs(20), "node-a NotReady", || {
-        node(&s, "node-a").filter(|n| ready(n) == "Unknown" && unreachable_taint(n))
+    c.node_cmd("stop-node", &a);
+    let n = eventually(Duration::from_secs(20), "node a NotReady", || {
+        node(&a).filter(|n| ready(n) == "Unknown" && unreachable_taint(n))
     });
     assert_eq!(n["spec"]["podCIDR"], na["spec"]["podCIDR"], "the podCIDR stays");
-    let table = s.ok(V, &["get", "nodes"]);
-    assert!(table.lines().any(|l| l.starts_with("node-a") && l.contains("NotReady")), "{table}");
-    assert!(
-        table.lines().any(|l| l.starts_with("node-b") && l.contains(" Ready ")),
-        "the other node is untouched: {table}"
-    );
+    let table = c.ok(V, &["get", "nodes"]);
+    assert!(table.lines().any(|l| l.starts_with(&a) && l.contains("NotReady")), "{table}");
+    assert!(table.lines().any(|l| l.starts_with(&b) && l.contains(" Ready ")), "the other node is untouched: {table}");
 
     // The agent comes back: Ready again, taint gone, same podCIDR.
-    a.restart().expect("restart agent");
-    let n = eventually(Duration::from_secs(20), "node-a Ready again", || {
-        node(&s, "node-a").filter(|n| ready(n) == "True" && !unreachable_taint(n))
+    c.node_cmd("start-node", &a);
+    let n = eventually(Duration::from_secs(20), "node a Ready again", || {
+        node(&a).filter(|n| ready(n) == "True" && !unreachable_taint(n))
     });
-    assert_eq!(n["spec"]["podCIDR"], na["spec"]["podCIDR"], "{}", a.log());
+    assert_eq!(n["spec"]["podCIDR"], na["spec"]["podCIDR"], "{}", c.logs());
 }
 
 #[test]
 fn server_runs_an_embedded_agent_by_default() {
-    let s = Server::start_with_agent(&[]).expect("server");
+    // In a network namespace of its own: the embedded agent sets up a pod
+    // bridge and routes where it runs.
+    let s = Server::start_with_agent_in_netns(&[]).expect("server");
     let nodes = eventually(Duration::from_secs(20), "the embedded agent's node Ready", || {
         let out = s.kubectl(V, &["get", "nodes", "-o", "json"]).ok()?;
         let list = json(&String::from_utf8_lossy(&out.stdout));
         let items = list["items"].as_array().cloned().unwrap_or_default();
         (items.len() == 1 && ready(&items[0]) == "True" && items[0]["spec"]["podCIDR"].is_string()).then_some(items)
     });
-    assert_eq!(nodes[0]["status"]["addresses"][0]["address"], "127.0.0.1", "{}", nodes[0]);
+    assert_eq!(nodes[0]["status"]["addresses"][0]["type"], "InternalIP", "{}", nodes[0]);
 }

@@ -172,7 +172,9 @@ pub fn build(v: &PodView<'_>, now: &Time) -> PodStatus {
         .init
         .iter()
         .filter(|c| {
-            !(c.started && c.running_since.is_some()) && !c.terminated.as_ref().is_some_and(|t| t.exit_code == 0)
+            let completed = c.terminated.as_ref().is_some_and(|t| t.exit_code == 0);
+            let sidecar_up = c.started && c.running_since.is_some();
+            !(completed || sidecar_up)
         })
         .map(|c| c.name.as_str())
         .collect();
