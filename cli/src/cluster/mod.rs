@@ -1,11 +1,11 @@
 //! `keel cluster up|down`: a multi-node cluster on one machine, like kind
-//! without Docker. The server runs on the host's loopback; each agent runs
-//! in its own network namespace ("node") on an underlay bridge that lives
-//! in a namespace of its own, so the machine's routes, bridges and sysctls
-//! are never touched. A detached supervisor process owns the cluster:
-//! it starts the server and agents (restarting an agent that exits, like a
-//! service manager), forwards each node's 127.0.0.1:6443 to the server, and
-//! removes everything on `down`.
+//! without Docker. An underlay namespace holds a bridge and the API server
+//! (at 172.31.0.1); each agent runs in its own network namespace ("node")
+//! joined to that bridge, so the machine's routes, bridges and sysctls are
+//! never touched. The host reaches the API through a loopback port that a
+//! detached supervisor forwards into the underlay. The supervisor also
+//! starts the server and agents (restarting an agent that exits, like a
+//! service manager) and removes everything on `down`.
 
 mod proxy;
 mod state;

@@ -1,41 +1,41 @@
-//! Each node reaches the API server at its own 127.0.0.1:6443: a listener
-//! opened inside the node's namespace and forwarded to the server on the
-//! host's loopback, so no address of the machine is exposed to the nodes.
+//! kubectl on the host reaches the API server, which runs inside the
+//! cluster's underlay namespace, through a listener on the host's loopback:
+//! each connection is dialled from inside that namespace. Nothing of the
+//! cluster is reachable from the machine's network.
 
 use anyhow::{Context, Result};
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-/// The node-side address agents use.
-pub const NODE_API: &str = "127.0.0.1:6443";
-
-/// Open a listener inside the namespace at `netns` (on a short-lived
-/// thread: a socket keeps the namespace it was made in).
-fn listen_in(netns: &Path, addr: SocketAddr) -> Result<std::net::TcpListener> {
-    let netns = netns.to_path_buf();
-    std::thread::spawn(move || -> Result<std::net::TcpListener> {
-        let f = std::fs::File::open(&netns).with_context(|| format!("opening {}", netns.display()))?;
-        nix::sched::setns(f, nix::sched::CloneFlags::CLONE_NEWNET).context("entering the node namespace")?;
-        let l = std::net::TcpListener::bind(addr).with_context(|| format!("listening on {addr}"))?;
-        l.set_nonblocking(true)?;
-        Ok(l)
-    })
-    .join()
-    .map_err(|_| anyhow::anyhow!("listener thread panicked"))?
+/// Connect to `target` from inside the namespace at `netns`, on a thread
+/// of its own (a socket keeps the namespace it was created in).
+async fn connect_in(netns: PathBuf, target: SocketAddr) -> Result<tokio::net::TcpStream> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let result = (|| -> Result<std::net::TcpStream> {
+            let f = std::fs::File::open(&netns).with_context(|| format!("opening {}", netns.display()))?;
+            nix::sched::setns(f, nix::sched::CloneFlags::CLONE_NEWNET).context("entering the cluster namespace")?;
+            let s = std::net::TcpStream::connect_timeout(&target, std::time::Duration::from_secs(5))?;
+            s.set_nonblocking(true)?;
+            Ok(s)
+        })();
+        let _ = tx.send(result);
+    });
+    let stream = rx.await.context("connect thread ended")??;
+    Ok(tokio::net::TcpStream::from_std(stream)?)
 }
 
-/// Forward connections from the node's 127.0.0.1:6443 to the server.
-pub async fn serve(netns: &Path, server_port: u16) -> Result<()> {
-    let listener = tokio::net::TcpListener::from_std(listen_in(netns, NODE_API.parse()?)?)?;
-    let upstream = SocketAddr::from(([127, 0, 0, 1], server_port));
+/// Forward 127.0.0.1:`port` on the host to `target` inside `netns`.
+pub async fn serve(listener: tokio::net::TcpListener, netns: &Path, target: SocketAddr) -> Result<()> {
     loop {
         let (mut inbound, _) = listener.accept().await?;
+        let netns = netns.to_path_buf();
         tokio::spawn(async move {
-            match tokio::net::TcpStream::connect(upstream).await {
+            match connect_in(netns, target).await {
                 Ok(mut out) => {
                     let _ = tokio::io::copy_bidirectional(&mut inbound, &mut out).await;
                 }
-                Err(e) => tracing::warn!(error = %e, "forwarding to the API server"),
+                Err(e) => eprintln!("forwarding to the API server: {e:#}"),
             }
         });
     }

@@ -87,6 +87,11 @@ impl ClusterState {
         Ok(())
     }
 
+    /// The API server's own data dir (store, PKI, tokens).
+    pub fn server_dir(&self) -> PathBuf {
+        self.dir.join("server")
+    }
+
     pub fn kubeconfig(&self) -> PathBuf {
         self.dir.join("kubeconfig.yaml")
     }

@@ -44,21 +44,31 @@ fn lock(state: &Mutex<ClusterState>) -> std::sync::MutexGuard<'_, ClusterState> 
 async fn start(state: &Arc<Mutex<ClusterState>>, s: &ClusterState) -> Result<()> {
     eprintln!("creating network namespaces");
     topology::create(s)?;
-    eprintln!("starting the API server on 127.0.0.1:{}", s.port);
+    // Bind the host side first, so a taken port fails before anything runs.
+    let host = tokio::net::TcpListener::bind(("127.0.0.1", s.port))
+        .await
+        .with_context(|| format!("listening on 127.0.0.1:{}", s.port))?;
+    let api = std::net::SocketAddr::from((s.underlay_gateway, SERVER_PORT));
+    eprintln!("starting the API server at {api} (host: 127.0.0.1:{})", s.port);
+    let server_dir = s.server_dir();
+    std::fs::create_dir_all(&server_dir)?;
     let log = std::fs::File::create(s.dir.join("server.log"))?;
     let exe = std::env::current_exe()?;
-    let server = Command::new(&exe)
-        .args(["server", "--disable-agent", "--bind-address", "127.0.0.1"])
+    let mut cmd = Command::new(&exe);
+    cmd.args(["server", "--disable-agent", "--bind-address", "0.0.0.0"])
         .arg("--https-port")
-        .arg(s.port.to_string())
+        .arg(SERVER_PORT.to_string())
+        .arg("--advertise-address")
+        .arg(s.underlay_gateway.to_string())
         .arg("--data-dir")
-        .arg(&s.dir)
+        .arg(&server_dir)
         .args(&s.server_args)
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
-        .stderr(log)
-        .spawn()
-        .context("starting the API server")?;
+        .stderr(log);
+    let ns = in_netns(&mut cmd, &topology::netns_path(&s.underlay_netns))?;
+    let server = cmd.spawn().context("starting the API server")?;
+    drop(ns);
     lock(state).server_pid = server.id();
     lock(state).save()?;
     // Reap it when it exits, so its pid does not linger as a zombie.
@@ -66,27 +76,58 @@ async fn start(state: &Arc<Mutex<ClusterState>>, s: &ClusterState) -> Result<()>
         let mut server = server;
         let _ = server.wait();
     });
+    let written = server_dir.join("kubeconfig.yaml");
     for _ in 0..600 {
-        if s.kubeconfig().exists() && s.dir.join("node-token").exists() {
+        if written.exists() && server_dir.join("node-token").exists() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    anyhow::ensure!(
-        s.kubeconfig().exists(),
-        "the API server did not start; see {}",
-        s.dir.join("server.log").display()
-    );
-    for node in &s.nodes {
-        let netns = topology::netns_path(&node.netns);
-        let port = s.port;
-        tokio::spawn(async move {
-            if let Err(e) = proxy::serve(&netns, port).await {
-                eprintln!("API forwarder for {} stopped: {e:#}", netns.display());
+    anyhow::ensure!(written.exists(), "the API server did not start; see {}", s.dir.join("server.log").display());
+    let netns = topology::netns_path(&s.underlay_netns);
+    tokio::spawn(async move {
+        if let Err(e) = proxy::serve(host, &netns, api).await {
+            eprintln!("API forwarder stopped: {e:#}");
+        }
+    });
+    // The host's kubeconfig points at the forwarded port.
+    let text = std::fs::read_to_string(&written)?;
+    let host_url = format!("https://127.0.0.1:{}", s.port);
+    let rewritten: String = text
+        .lines()
+        .map(|l| match l.trim_start().strip_prefix("server: ") {
+            Some(_) => format!("{}server: {host_url}", &l[..l.len() - l.trim_start().len()]),
+            None => l.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let tmp = s.dir.join("kubeconfig.yaml.tmp");
+    std::fs::write(&tmp, rewritten + "\n")?;
+    std::fs::set_permissions(&tmp, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+    std::fs::rename(&tmp, s.kubeconfig())?;
+    Ok(())
+}
+
+/// The API server's port inside the underlay namespace.
+pub const SERVER_PORT: u16 = 6443;
+
+/// Start `cmd` in the network namespace at `path` (only the network
+/// namespace: the process shares the host's mounts, so what it mounts
+/// survives its restarts).
+/// Returns the namespace file, which must stay open until `spawn`.
+fn in_netns(cmd: &mut Command, path: &Path) -> Result<std::fs::File> {
+    let netns = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let fd = netns.as_raw_fd();
+    // SAFETY: setns is a plain system call, async-signal-safe.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::setns(fd, libc::CLONE_NEWNET) != 0 {
+                return Err(std::io::Error::last_os_error());
             }
+            Ok(())
         });
     }
-    Ok(())
+    Ok(netns)
 }
 
 /// Run node `i`'s agent inside its namespace; start it again if it exits.
@@ -127,17 +168,15 @@ fn spawn_agent(s: &ClusterState, i: usize) -> Result<std::process::Child> {
     let node = &s.nodes[i];
     std::fs::create_dir_all(&node.data_dir)?;
     let log = std::fs::OpenOptions::new().create(true).append(true).open(node.data_dir.join("agent.log"))?;
-    let netns = std::fs::File::open(topology::netns_path(&node.netns))
-        .with_context(|| format!("opening the namespace of {}", node.name))?;
-    let fd = netns.as_raw_fd();
+    let server_dir = s.server_dir();
     let mut cmd = Command::new(std::env::current_exe()?);
     cmd.arg("agent")
         .arg("--server")
-        .arg(format!("https://{}", proxy::NODE_API))
+        .arg(format!("https://{}:{SERVER_PORT}", s.underlay_gateway))
         .arg("--token-file")
-        .arg(s.dir.join("node-token"))
+        .arg(server_dir.join("node-token"))
         .arg("--ca-file")
-        .arg(s.dir.join("pki").join("ca.crt"))
+        .arg(server_dir.join("pki").join("ca.crt"))
         .arg("--node-name")
         .arg(&node.name)
         .arg("--node-ip")
@@ -148,19 +187,9 @@ fn spawn_agent(s: &ClusterState, i: usize) -> Result<std::process::Child> {
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log);
-    // SAFETY: setns is a plain system call, async-signal-safe. Only the
-    // network namespace changes: the agent shares the host's mounts, so
-    // what it mounts survives its restarts.
-    unsafe {
-        cmd.pre_exec(move || {
-            if libc::setns(fd, libc::CLONE_NEWNET) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    let ns = in_netns(&mut cmd, &topology::netns_path(&node.netns))?;
     let child = cmd.spawn()?;
-    drop(netns);
+    drop(ns);
     Ok(child)
 }
 
