@@ -136,6 +136,27 @@ pub fn ensure(paths: &PkiPaths, sans: &BTreeSet<String>) -> Result<Pki> {
     })
 }
 
+/// The API server's client certificate for kubelets (`pods/log`, `exec`...),
+/// signed by the cluster CA, which is what agents accept. Created once.
+pub fn ensure_kubelet_client(paths: &PkiPaths) -> Result<(String, String)> {
+    let cert_path = paths.dir.join("apiserver-kubelet-client.crt");
+    let key_path = paths.dir.join("apiserver-kubelet-client.key");
+    if let (Ok(cert), Ok(key)) = (std::fs::read_to_string(&cert_path), std::fs::read_to_string(&key_path)) {
+        return Ok((cert, key));
+    }
+    let ca_key = KeyPair::from_pem(&std::fs::read_to_string(paths.ca_key())?).context("reading CA key")?;
+    let mut params = CertificateParams::new(Vec::<String>::new())?;
+    params.distinguished_name.push(DnType::CommonName, "kube-apiserver-kubelet-client");
+    params.distinguished_name.push(DnType::OrganizationName, "system:masters");
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
+    params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+    let key = KeyPair::generate()?;
+    let cert = params.signed_by(&key, &Issuer::new(ca_params()?, ca_key))?;
+    write_private(&key_path, key.serialize_pem().as_bytes())?;
+    std::fs::write(&cert_path, cert.pem())?;
+    Ok((cert.pem(), key.serialize_pem()))
+}
+
 /// A fresh random token (hex).
 pub fn random_token() -> String {
     let bytes: [u8; 24] = rand::random();

@@ -145,6 +145,8 @@ pub async fn start(args: ServerArgs) -> Result<Started> {
     tokens.insert(controller_token.clone(), User { name: "system:kube-controller-manager".into() });
     let mut server = ApiServer::new(store, registry, tokens, format!("{advertise}:{}", args.https_port), service_cidr);
     server.bookmark_interval = Duration::from_secs(args.watch_bookmark_seconds.max(1));
+    let (kubelet_cert, kubelet_key) = pki::ensure_kubelet_client(&paths)?;
+    server.kubelet_tls = Some(Arc::new(crate::api::node_proxy::client_config(&kubelet_cert, &kubelet_key)?));
     let server = Arc::new(server);
     crate::crd::load_all(&server);
 

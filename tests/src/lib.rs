@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-mod cluster;
+pub mod cluster;
 pub use cluster::Cluster;
 
 /// kubectl versions every test machine has.

@@ -20,6 +20,16 @@ pub fn run(name: &str) -> Result<()> {
                     .env("KEEL_BIN", root().join("target/release/keel")),
             )
         }
-        other => bail!("unknown benchmark {other:?}; known: api"),
+        "pods" => {
+            crate::setup::ensure()?;
+            crate::images::run(&root())?;
+            crate::run(cargo().args(["build", "--release", "-p", "keel", "--bin", "keel"]))?;
+            crate::run(
+                cargo()
+                    .args(["run", "--release", "-p", "keel-e2e", "--bin", "bench-pods"])
+                    .env("KEEL_BIN", root().join("target/release/keel")),
+            )
+        }
+        other => bail!("unknown benchmark {other:?}; known: api, pods"),
     }
 }

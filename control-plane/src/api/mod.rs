@@ -7,6 +7,7 @@ pub mod convert;
 pub mod discovery;
 pub mod handlers;
 pub mod hooks;
+pub mod node_proxy;
 pub mod objects;
 pub mod protobuf;
 pub mod render;
@@ -60,6 +61,8 @@ pub struct ApiServer {
     pub node_port_range: (u16, u16),
     pub bookmark_interval: Duration,
     pub allocations: crate::services::Pending,
+    /// TLS (with our client certificate) for `pods/log|exec|attach|portforward` relays to kubelets.
+    pub kubelet_tls: Option<Arc<rustls::ClientConfig>>,
     openapi: Mutex<OpenApiCache>,
 }
 
@@ -80,6 +83,7 @@ impl ApiServer {
             node_port_range: (30000, 32767),
             bookmark_interval: Duration::from_secs(60),
             allocations: Default::default(),
+            kubelet_tls: None,
             openapi: Mutex::new(OpenApiCache::default()),
         }
     }
@@ -244,6 +248,23 @@ fn aggregated(doc: Value, version: &str) -> Response {
 }
 
 async fn resource(server: &ApiServer, target: Target, req: Request) -> ApiResult<Response> {
+    // Pod subresources served by the pod's kubelet, relayed as they come.
+    let relayed = matches!(target.subresource.as_deref(), Some("log" | "exec" | "attach" | "portforward"));
+    if relayed && target.rt.group.is_empty() && target.rt.plural == "pods" {
+        let (Some(ns), Some(name)) = (target.namespace.clone(), target.name.clone()) else {
+            return Err(ApiError::not_found_path());
+        };
+        let sub = target.subresource.clone().unwrap_or_default();
+        let allowed = if sub == "log" {
+            req.method() == Method::GET
+        } else {
+            matches!(*req.method(), Method::GET | Method::POST)
+        };
+        if !allowed {
+            return Err(ApiError::method_not_allowed());
+        }
+        return node_proxy::relay(server, &target.key(), &ns, &name, &sub, req).await;
+    }
     let (parts, body) = req.into_parts();
     let body = read_body(body).await?;
     let call = Call {

@@ -1,0 +1,185 @@
+//! `cargo xtask bench pods`: 100 pods from local images on a 3-node
+//! `keel cluster up`, created at once through the API; prints the
+//! apply-to-Running latency (p50/p99) and the agents' RSS with 0 and 100
+//! pods. Baseline from the same run: the echo program started 100 times as
+//! a plain process on the host (no namespaces, no API), timed until its
+//! port answers: the floor of "a process that serves".
+
+use anyhow::{Context, Result};
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Pod;
+use keel_e2e::Cluster;
+use kube::api::{Api, PostParams};
+use kube::runtime::watcher;
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+const PODS: usize = 100;
+const NODES: u32 = 3;
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx.min(sorted.len() - 1)]
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+fn agents_rss(c: &Cluster) -> Vec<u64> {
+    c.nodes.iter().filter_map(|n| c.agent_pid(n)).map(rss_kib).collect()
+}
+
+fn pod(i: usize, node: &str) -> Result<Pod> {
+    Ok(serde_json::from_value(serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": format!("bench-{i}"), "namespace": "default"},
+        "spec": {
+            "nodeName": node,
+            "containers": [{"name": "echo", "image": "keel-test/echo:v1", "imagePullPolicy": "IfNotPresent"}],
+        },
+    }))?)
+}
+
+/// Start the echo binary from the image as plain processes.
+fn baseline() -> Result<Vec<Duration>> {
+    let dir = tempfile::tempdir()?;
+    let archive = keel_e2e::cluster::image_archives()?.into_iter().next().context("echo image")?;
+    // The layer holds /echo; unpack the archive's layers with tar.
+    let status = std::process::Command::new("tar").arg("-xf").arg(&archive).arg("-C").arg(dir.path()).status()?;
+    anyhow::ensure!(status.success(), "unpacking {}", archive.display());
+    let blobs = dir.path().join("blobs/sha256");
+    let root = dir.path().join("root");
+    std::fs::create_dir_all(&root)?;
+    for blob in std::fs::read_dir(&blobs)? {
+        let p = blob?.path();
+        let _ = std::process::Command::new("tar")
+            .arg("-xzf")
+            .arg(&p)
+            .arg("-C")
+            .arg(&root)
+            .stderr(std::process::Stdio::null())
+            .status();
+    }
+    let echo = root.join("echo");
+    anyhow::ensure!(echo.exists(), "no /echo in the image");
+    let mut out = Vec::new();
+    let mut children = Vec::new();
+    for i in 0..PODS {
+        let port = 20000 + i as u16;
+        let start = Instant::now();
+        let child = std::process::Command::new(&echo)
+            .env("PORT", port.to_string())
+            .env("BIND_ADDR", "127.0.0.1")
+            .stdout(std::process::Stdio::null())
+            .spawn()?;
+        children.push(child);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            std::thread::sleep(Duration::from_millis(1));
+            anyhow::ensure!(start.elapsed() < Duration::from_secs(10), "echo on {port} never listened");
+        }
+        out.push(start.elapsed());
+    }
+    for mut c in children {
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+    Ok(out)
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    println!("bench pods: {PODS} pods on {NODES} nodes");
+    println!("starting a {NODES}-node cluster");
+    let c = Cluster::up(NODES)?;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let rss_idle = agents_rss(&c);
+    let client = {
+        let kc = kube::config::Kubeconfig::read_from(c.kubeconfig())?;
+        kube::Client::try_from(kube::Config::from_custom_kubeconfig(kc, &Default::default()).await?)?
+    };
+    let pods: Api<Pod> = Api::namespaced(client, "default");
+    // Watch first, so every Running is seen as it happens.
+    let mut events = watcher(pods.clone(), watcher::Config::default()).boxed();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(String, Instant)>();
+    tokio::spawn(async move {
+        while let Some(Ok(ev)) = events.next().await {
+            let list = match ev {
+                watcher::Event::Apply(p) | watcher::Event::InitApply(p) => vec![p],
+                _ => continue,
+            };
+            for p in list {
+                if p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running") {
+                    let _ = tx.send((p.metadata.name.unwrap_or_default(), Instant::now()));
+                }
+            }
+        }
+    });
+    println!("creating {PODS} pods");
+    let mut created: HashMap<String, Instant> = HashMap::new();
+    let mut tasks = Vec::new();
+    for i in 0..PODS {
+        let node = c.nodes[i % c.nodes.len()].clone();
+        let api = pods.clone();
+        let p = pod(i, &node)?;
+        tasks.push(tokio::spawn(async move {
+            let at = Instant::now();
+            api.create(&PostParams::default(), &p).await.map(|_| (format!("bench-{i}"), at))
+        }));
+    }
+    for t in tasks {
+        let (name, at) = t.await??;
+        created.insert(name, at);
+    }
+    let mut running: HashMap<String, Instant> = HashMap::new();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while running.len() < PODS && Instant::now() < deadline {
+        if let Ok(Some((name, at))) = tokio::time::timeout(Duration::from_secs(1), rx.recv()).await {
+            running.entry(name).or_insert(at);
+        }
+        if running.len() % 25 == 0 && !running.is_empty() {
+            print!("\r{} / {PODS} running", running.len());
+        }
+    }
+    println!("\r{} / {PODS} running", running.len());
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let rss_busy = agents_rss(&c);
+    let mut lat: Vec<Duration> =
+        running.iter().filter_map(|(n, at)| created.get(n).map(|c| at.saturating_duration_since(*c))).collect();
+    lat.sort();
+    let mut base = baseline()?;
+    base.sort();
+    let mib = |k: u64| k as f64 / 1024.0;
+    let max = |v: &[u64]| v.iter().copied().max().unwrap_or(0);
+    println!();
+    println!("| metric | keel | baseline (plain process) | target |");
+    println!("| --- | --- | --- | --- |");
+    println!("| pods Running | {} / {PODS} | | |", running.len());
+    println!(
+        "| apply-to-Running p50 | {:.0} ms | {:.1} ms | |",
+        percentile(&lat, 0.5).as_secs_f64() * 1e3,
+        percentile(&base, 0.5).as_secs_f64() * 1e3
+    );
+    println!(
+        "| apply-to-Running p99 | {:.0} ms | {:.1} ms | <= 500 ms |",
+        percentile(&lat, 0.99).as_secs_f64() * 1e3,
+        percentile(&base, 0.99).as_secs_f64() * 1e3
+    );
+    println!("| agent RSS, 0 pods (max of {NODES}) | {:.1} MiB | | <= 32 MiB |", mib(max(&rss_idle)));
+    let per_node = PODS as f64 / NODES as f64;
+    let growth = (max(&rss_busy) as f64 - max(&rss_idle) as f64) / per_node;
+    println!("| agent RSS, {PODS} pods (max of {NODES}) | {:.1} MiB | | |", mib(max(&rss_busy)));
+    println!("| agent RSS per pod | {growth:.0} KiB | | <= 100 KiB |");
+    anyhow::ensure!(running.len() == PODS, "only {} of {PODS} pods became Running\n{}", running.len(), c.logs());
+    Ok(())
+}
