@@ -13,6 +13,7 @@ mod client;
 mod heartbeat;
 pub mod image;
 pub mod kubelet;
+pub mod kubelet_api;
 mod machine;
 pub mod network;
 mod node;
@@ -74,6 +75,9 @@ pub struct AgentArgs {
     /// Name of the node's pod bridge.
     #[arg(long, default_value = "keel0")]
     pub bridge: String,
+    /// Port of the kubelet API (logs, exec, port-forward for the API server).
+    #[arg(long, default_value_t = 10250)]
+    pub kubelet_port: u16,
 }
 
 impl AgentArgs {
@@ -96,6 +100,7 @@ impl AgentArgs {
             pod_pids_limit: None,
             resolv_conf: "/etc/resolv.conf".into(),
             bridge: "keel0".into(),
+            kubelet_port: 10250,
         }
     }
 }
@@ -112,7 +117,8 @@ pub async fn run(args: AgentArgs) -> Result<()> {
     std::fs::create_dir_all(&args.data_dir).with_context(|| format!("creating {}", args.data_dir.display()))?;
     let ca = std::fs::read_to_string(&args.ca_file).with_context(|| format!("reading {}", args.ca_file.display()))?;
     let client = client::connect(&args.server, &ca, &token).await?;
-    let facts = machine::Facts::read(args.node_name.clone(), args.node_ip, args.max_pods)?;
+    let mut facts = machine::Facts::read(args.node_name.clone(), args.node_ip, args.max_pods)?;
+    facts.kubelet_port = args.kubelet_port;
     tracing::info!(node = %facts.name, ip = %facts.ip, "registering node");
     node::register(&client, &facts).await?;
     let cidr = node::wait_for_pod_cidr(&client, &facts.name, Duration::from_secs(60)).await?;
@@ -146,6 +152,21 @@ pub async fn run(args: AgentArgs) -> Result<()> {
     let network = std::sync::Arc::new(network);
     tokio::spawn(peers::run(client.clone(), network.clone(), facts.name.clone()));
     let ctx = std::sync::Arc::new(kubelet::Context::new(client.clone(), config, runtime, network, images));
+    // The kubelet API (logs, exec, attach, port-forward) for the API server,
+    // which is the only client it accepts: its certificate is signed by the cluster CA.
+    let api_config = kubelet_api::KubeletApiConfig {
+        listen: std::net::SocketAddr::new(facts.ip, args.kubelet_port),
+        client_ca_pem: ca.clone(),
+        serving_cert_dir: args.data_dir.join("pki"),
+        node_name: facts.name.clone(),
+    };
+    let lookup: std::sync::Arc<dyn kubelet_api::PodLookup> = std::sync::Arc::new(kubelet::Lookup(ctx.clone()));
+    let api_runtime = ctx.runtime.clone();
+    tokio::spawn(async move {
+        if let Err(e) = kubelet_api::serve(api_config, lookup, api_runtime).await {
+            tracing::error!(error = %e, "kubelet API stopped");
+        }
+    });
     let beat = heartbeat::Heartbeat::new(client, facts, Duration::from_secs(args.heartbeat_seconds.max(1)));
     tokio::select! {
         r = beat.run() => r,

@@ -14,6 +14,8 @@ pub struct Facts {
     pub kernel: String,
     pub boot_id: String,
     pub machine_id: String,
+    /// Where the kubelet API listens (reported as daemonEndpoints).
+    pub kubelet_port: u16,
 }
 
 fn first_line(path: &str) -> String {
@@ -77,6 +79,7 @@ impl Facts {
             kernel: first_line("/proc/sys/kernel/osrelease"),
             boot_id: first_line("/proc/sys/kernel/random/boot_id"),
             machine_id: first_line("/etc/machine-id"),
+            kubelet_port: 10250,
         })
     }
 }

@@ -66,7 +66,7 @@ pub fn status(facts: &Facts, since: &str) -> Value {
             "operatingSystem": "linux",
             "architecture": arch(),
         },
-        "daemonEndpoints": {"kubeletEndpoint": {"Port": 0}},
+        "daemonEndpoints": {"kubeletEndpoint": {"Port": facts.kubelet_port}},
     })
 }
 

@@ -436,3 +436,138 @@ fn agent_restart_keeps_pods_and_down_leaves_nothing() {
 fn nix_kill(pid: u32) {
     let _ = std::process::Command::new("kill").args(["-9", &pid.to_string()]).status();
 }
+
+/// Run kubectl in the background (for `logs -f` and `port-forward`).
+fn kubectl_background(c: &Cluster, version: &str, args: &[&str]) -> std::process::Child {
+    std::process::Command::new(format!("/usr/lib/google-cloud-sdk/bin/kubectl.{version}"))
+        .args(args)
+        .env("KUBECONFIG", c.kubeconfig())
+        .env("HOME", c.dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("kubectl")
+}
+
+/// Read lines from a child's stdout until `want` returns a value (or time runs out).
+fn read_until<T>(child: &mut std::process::Child, mut want: impl FnMut(&str) -> Option<T>) -> Option<T> {
+    use std::io::BufRead;
+    let stdout = child.stdout.take()?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        // Keep draining after the caller stops listening: kubectl dies of
+        // SIGPIPE when its stdout closes (it prints a line per connection).
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while std::time::Instant::now() < deadline {
+        if let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
+            if let Some(v) = want(&line) {
+                return Some(v);
+            }
+        }
+    }
+    None
+}
+
+#[test]
+fn logs_exec_and_port_forward() {
+    let c = Cluster::up(1).expect("cluster");
+    let node = c.nodes[0].clone();
+    c.apply(
+        V,
+        &format!(
+            r#"
+apiVersion: v1
+kind: Pod
+metadata: {{name: talker}}
+spec:
+  nodeName: {node}
+  containers:
+  - name: main
+    image: keel-test/toolbox:latest
+    imagePullPolicy: IfNotPresent
+    command: ["sh", "-c", "i=0; while true; do echo line-$i; i=$((i+1)); sleep 0.2; done"]
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: crasher}}
+spec:
+  nodeName: {node}
+  containers:
+  - name: main
+    image: keel-test/toolbox:latest
+    imagePullPolicy: IfNotPresent
+    command: ["sh", "-c", "echo run-at-$(date +%s%N); sleep 1; exit 1"]
+"#
+        ),
+    );
+    c.apply(V, &echo_pod("web", &node));
+    wait_pod(&c, "talker", "running", |p| phase(p) == "Running");
+    wait_pod(&c, "web", "Ready", |p| condition(p, "Ready") == "True");
+    std::thread::sleep(Duration::from_secs(2));
+
+    for v in [keel_e2e::KUBECTL_OLDEST, V] {
+        // Logs: tail, timestamps, follow.
+        let tail = c.ok(v, &["logs", "talker", "--tail=2"]);
+        assert_eq!(tail.lines().count(), 2, "{tail}");
+        assert!(tail.lines().all(|l| l.starts_with("line-")), "{tail}");
+        let stamped = c.ok(v, &["logs", "talker", "--tail=1", "--timestamps"]);
+        let first = stamped.split_whitespace().next().unwrap_or("");
+        assert!(first.starts_with("20") && first.ends_with('Z') && stamped.contains("line-"), "{stamped}");
+        let mut follow = kubectl_background(&c, v, &["logs", "-f", "talker", "--tail=1"]);
+        let seen =
+            read_until(&mut follow, |l| l.strip_prefix("line-").and_then(|n| n.parse::<u64>().ok()).filter(|n| *n > 0));
+        let _ = follow.kill();
+        let _ = follow.wait();
+        assert!(seen.is_some(), "kubectl {v} logs -f streamed nothing");
+
+        // Exec: output, exit codes, stdin.
+        assert_eq!(c.ok(v, &["exec", "talker", "--", "hostname"]).trim(), "talker");
+        let out = c.kubectl(v, &["exec", "talker", "--", "sh", "-c", "echo err >&2; exit 3"]).expect("kubectl exec");
+        assert_eq!(out.status.code(), Some(3), "kubectl {v} exec exit code: {out:?}");
+        assert_eq!(String::from_utf8_lossy(&out.stderr).lines().next(), Some("err"));
+        let out = c.kubectl_stdin(v, &["exec", "-i", "talker", "--", "cat"], "hello through stdin\n").expect("exec -i");
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "hello through stdin\n", "kubectl {v} exec -i: {out:?}");
+
+        // Port-forward: a local port to the pod's 8080, checked by the body.
+        let mut pf = kubectl_background(&c, v, &["port-forward", "pod/web", ":8080"]);
+        let port = read_until(&mut pf, |l| {
+            l.strip_prefix("Forwarding from 127.0.0.1:")
+                .and_then(|r| r.split(' ').next())
+                .and_then(|p| p.parse::<u16>().ok())
+        });
+        let port = port.unwrap_or_else(|| panic!("kubectl {v} port-forward did not start"));
+        let out = std::process::Command::new("curl")
+            .args(["-sS", "--max-time", "10", &format!("http://127.0.0.1:{port}/through-forward")])
+            .output()
+            .expect("curl");
+        let _ = pf.kill();
+        let _ = pf.wait();
+        let body: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            let pf_err = pf.stderr.take().map(|mut e| {
+                let mut s = String::new();
+                let _ = std::io::Read::read_to_string(&mut e, &mut s);
+                s
+            });
+            panic!(
+                "kubectl {v} port-forward body ({e}): {}\ncurl: {}\nkubectl: {pf_err:?}\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr),
+                c.logs()
+            )
+        });
+        assert_eq!(body["pod"], "web");
+        assert_eq!(body["path"], "/through-forward");
+    }
+
+    // --previous shows the run before the restart.
+    wait_pod(&c, "crasher", "a restart", |p| container_status(p, "main")["restartCount"].as_i64().unwrap_or(0) >= 1);
+    let previous = c.ok(V, &["logs", "crasher", "--previous"]);
+    assert!(previous.starts_with("run-at-"), "{previous}");
+    let missing = c.kubectl(V, &["logs", "talker", "--previous"]).expect("kubectl");
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("previous terminated container"), "{missing:?}");
+}

@@ -266,6 +266,19 @@ pub async fn relay(
             let _ = tokio::io::copy_bidirectional(&mut TokioIo::new(a), &mut TokioIo::new(b)).await;
         });
     }
+    if resp.status().is_client_error() || resp.status().is_server_error() {
+        // The kubelet answers errors in plain text; clients expect a Status.
+        use http_body_util::BodyExt;
+        let code = resp.status().as_u16();
+        let body = http_body_util::Limited::new(resp.into_body(), 64 * 1024).collect().await;
+        let text = body.map(|b| String::from_utf8_lossy(&b.to_bytes()).trim().to_string()).unwrap_or_default();
+        let reason = match code {
+            400 => "BadRequest",
+            404 => "NotFound",
+            _ => "InternalError",
+        };
+        return Err(ApiError::new(code, reason, text));
+    }
     let (rparts, rbody) = resp.into_parts();
     let mut response = Response::from_parts(rparts, Body::new(rbody));
     if !response.headers().contains_key(header::CONTENT_TYPE) && response.status() != StatusCode::SWITCHING_PROTOCOLS {

@@ -35,6 +35,8 @@ pub struct Context {
     pub network: Arc<NodeNetwork>,
     pub images: ImageStore,
     pub recorder: Recorder,
+    /// The pods this node runs, by namespace and name.
+    pub pods: super::PodIndex,
 }
 
 impl Context {
@@ -47,7 +49,7 @@ impl Context {
     ) -> Self {
         let reporter = Reporter { controller: "kubelet".into(), instance: Some(config.node_name.clone()) };
         let recorder = Recorder::new(client.clone(), reporter);
-        Context { client, config, runtime: Arc::new(runtime), network, images, recorder }
+        Context { client, config, runtime: Arc::new(runtime), network, images, recorder, pods: Default::default() }
     }
 
     pub fn pod_dirs(&self, uid: &str) -> PodDirs {

@@ -11,6 +11,7 @@ mod env;
 mod events;
 mod files;
 mod images;
+mod lookup;
 mod probe;
 mod spec;
 mod status;
@@ -18,6 +19,7 @@ mod volumes;
 mod worker;
 
 pub use config::{Config, Context, PodDirs};
+pub use lookup::{Lookup, PodIndex};
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
@@ -38,6 +40,7 @@ pub async fn run(ctx: Arc<Context>) -> anyhow::Result<()> {
     loop {
         tokio::select! {
             Some(uid) = done_rx.recv() => {
+                ctx.pods.remove_uid(&uid);
                 // The worker cleaned up. If the pod came back under the same
                 // UID meanwhile (it cannot in Kubernetes), the next event restarts it.
                 if workers.get(&uid).is_some_and(|tx| tx.borrow().is_none() || tx.is_closed()) {
@@ -88,6 +91,9 @@ fn dispatch(
     pod: Pod,
 ) {
     let Some(uid) = pod.metadata.uid.clone() else { return };
+    if let (Some(ns), Some(name)) = (pod.metadata.namespace.as_deref(), pod.metadata.name.as_deref()) {
+        ctx.pods.insert(ns, name, &uid);
+    }
     let pod = Arc::new(pod);
     if let Some(tx) = workers.get(&uid) {
         if !tx.is_closed() {

@@ -176,7 +176,10 @@ impl PodWorker {
             return;
         }
         if self.net.is_none() && !terminal {
-            if let Err((reason, message)) = self.setup_sandbox(pod).await {
+            let t = Instant::now();
+            let setup = self.setup_sandbox(pod).await;
+            tracing::debug!(pod = %self.uid, ms = t.elapsed().as_millis() as u64, "pod sandbox");
+            if let Err((reason, message)) = setup {
                 if self.pod_error.as_ref().map(|e| &e.1) != Some(&message) {
                     self.event(pod, None, true, reason, &message);
                 }
@@ -399,7 +402,10 @@ impl PodWorker {
 
     /// Pull, configure and start one container (a restart when it ran before).
     async fn start(&mut self, pod: &Pod, c: &Container) -> Progress {
-        let (image, pulled) = match images::ensure(&self.ctx, c).await {
+        let t = Instant::now();
+        let ensured = images::ensure(&self.ctx, c).await;
+        tracing::debug!(container = %c.name, ms = t.elapsed().as_millis() as u64, "image");
+        let (image, pulled) = match ensured {
             Ok(found) => found,
             Err(f) => {
                 let rec = self.records.entry(c.name.clone()).or_default();
@@ -456,7 +462,9 @@ impl PodWorker {
         }
         let rt = ctx.runtime.clone();
         let to_start = cspec.clone();
+        let t = Instant::now();
         let result = tokio::task::spawn_blocking(move || rt.start(&to_start)).await;
+        tracing::debug!(container = %c.name, ms = t.elapsed().as_millis() as u64, "container start");
         let rec = self.records.entry(c.name.clone()).or_default();
         if is_restart {
             rec.view.restart_count = restart_index;
@@ -633,6 +641,12 @@ impl PodWorker {
 
     /// Report the status when it changed.
     async fn report(&mut self, pod: &Pod, init_done: bool, init_failed: bool) {
+        let t = Instant::now();
+        self.report_inner(pod, init_done, init_failed).await;
+        tracing::debug!(pod = %self.uid, ms = t.elapsed().as_millis() as u64, "status report");
+    }
+
+    async fn report_inner(&mut self, pod: &Pod, init_done: bool, init_failed: bool) {
         let spec = pod.spec.clone().unwrap_or_default();
         let view = |c: &Container| {
             self.records.get(&c.name).map(|r| r.view.clone()).unwrap_or_else(|| ContainerView {

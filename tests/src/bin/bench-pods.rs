@@ -39,11 +39,11 @@ fn agents_rss(c: &Cluster) -> Vec<u64> {
     c.nodes.iter().filter_map(|n| c.agent_pid(n)).map(rss_kib).collect()
 }
 
-fn pod(i: usize, node: &str) -> Result<Pod> {
+fn pod(name: &str, node: &str) -> Result<Pod> {
     Ok(serde_json::from_value(serde_json::json!({
         "apiVersion": "v1",
         "kind": "Pod",
-        "metadata": {"name": format!("bench-{i}"), "namespace": "default"},
+        "metadata": {"name": name, "namespace": "default"},
         "spec": {
             "nodeName": node,
             "containers": [{"name": "echo", "image": "keel-test/echo:v1", "imagePullPolicy": "IfNotPresent"}],
@@ -125,17 +125,60 @@ async fn main() -> Result<()> {
             }
         }
     });
-    println!("creating {PODS} pods");
+    // Paced: 20 pods a second, the latency one pod sees on a working cluster.
+    println!("creating {PODS} pods at 20/s");
+    let paced = create_and_wait(&pods, &c, "paced", Some(Duration::from_millis(50)), &mut rx).await?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let rss_busy = agents_rss(&c);
+    // Burst: another 100 at once, all nodes starting ~33 pods together.
+    println!("creating {PODS} more pods at once");
+    let burst = create_and_wait(&pods, &c, "burst", None, &mut rx).await?;
+    let mut base = baseline()?;
+    base.sort();
+    let mib = |k: u64| k as f64 / 1024.0;
+    let max = |v: &[u64]| v.iter().copied().max().unwrap_or(0);
+    println!();
+    println!("| metric | keel | baseline (plain process) | target |");
+    println!("| --- | --- | --- | --- |");
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    for (what, lat) in [("20 pods/s", &paced), ("burst of 100", &burst)] {
+        let (b50, b99) = (ms(percentile(&base, 0.5)), ms(percentile(&base, 0.99)));
+        println!("| pods Running ({what}) | {} / {PODS} | | |", lat.len());
+        println!("| apply-to-Running p50 ({what}) | {:.0} ms | {b50:.1} ms | |", ms(percentile(lat, 0.5)));
+        println!("| apply-to-Running p99 ({what}) | {:.0} ms | {b99:.1} ms | <= 500 ms |", ms(percentile(lat, 0.99)));
+    }
+    println!("| agent RSS, 0 pods (max of {NODES}) | {:.1} MiB | | <= 32 MiB |", mib(max(&rss_idle)));
+    let per_node = PODS as f64 / NODES as f64;
+    let growth = (max(&rss_busy) as f64 - max(&rss_idle) as f64) / per_node;
+    println!("| agent RSS, {PODS} pods (max of {NODES}) | {:.1} MiB | | |", mib(max(&rss_busy)));
+    println!("| agent RSS per pod | {growth:.0} KiB | | <= 100 KiB |");
+    anyhow::ensure!(paced.len() == PODS && burst.len() == PODS, "not every pod became Running\n{}", c.logs());
+    Ok(())
+}
+
+/// Create PODS pods named `<prefix>-<i>` (spaced by `gap`, or all at once)
+/// and return each one's create-to-Running latency, sorted.
+async fn create_and_wait(
+    pods: &Api<Pod>,
+    c: &Cluster,
+    prefix: &str,
+    gap: Option<Duration>,
+    rx: &mut tokio::sync::mpsc::UnboundedReceiver<(String, Instant)>,
+) -> Result<Vec<Duration>> {
     let mut created: HashMap<String, Instant> = HashMap::new();
     let mut tasks = Vec::new();
     for i in 0..PODS {
         let node = c.nodes[i % c.nodes.len()].clone();
         let api = pods.clone();
-        let p = pod(i, &node)?;
+        let name = format!("{prefix}-{i}");
+        let p = pod(&name, &node)?;
         tasks.push(tokio::spawn(async move {
             let at = Instant::now();
-            api.create(&PostParams::default(), &p).await.map(|_| (format!("bench-{i}"), at))
+            api.create(&PostParams::default(), &p).await.map(|_| (name, at))
         }));
+        if let Some(g) = gap {
+            tokio::time::sleep(g).await;
+        }
     }
     for t in tasks {
         let (name, at) = t.await??;
@@ -145,41 +188,14 @@ async fn main() -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(120);
     while running.len() < PODS && Instant::now() < deadline {
         if let Ok(Some((name, at))) = tokio::time::timeout(Duration::from_secs(1), rx.recv()).await {
-            running.entry(name).or_insert(at);
-        }
-        if running.len() % 25 == 0 && !running.is_empty() {
-            print!("\r{} / {PODS} running", running.len());
+            if name.starts_with(prefix) {
+                running.entry(name).or_insert(at);
+            }
         }
     }
-    println!("\r{} / {PODS} running", running.len());
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let rss_busy = agents_rss(&c);
+    println!("{} / {PODS} running", running.len());
     let mut lat: Vec<Duration> =
         running.iter().filter_map(|(n, at)| created.get(n).map(|c| at.saturating_duration_since(*c))).collect();
     lat.sort();
-    let mut base = baseline()?;
-    base.sort();
-    let mib = |k: u64| k as f64 / 1024.0;
-    let max = |v: &[u64]| v.iter().copied().max().unwrap_or(0);
-    println!();
-    println!("| metric | keel | baseline (plain process) | target |");
-    println!("| --- | --- | --- | --- |");
-    println!("| pods Running | {} / {PODS} | | |", running.len());
-    println!(
-        "| apply-to-Running p50 | {:.0} ms | {:.1} ms | |",
-        percentile(&lat, 0.5).as_secs_f64() * 1e3,
-        percentile(&base, 0.5).as_secs_f64() * 1e3
-    );
-    println!(
-        "| apply-to-Running p99 | {:.0} ms | {:.1} ms | <= 500 ms |",
-        percentile(&lat, 0.99).as_secs_f64() * 1e3,
-        percentile(&base, 0.99).as_secs_f64() * 1e3
-    );
-    println!("| agent RSS, 0 pods (max of {NODES}) | {:.1} MiB | | <= 32 MiB |", mib(max(&rss_idle)));
-    let per_node = PODS as f64 / NODES as f64;
-    let growth = (max(&rss_busy) as f64 - max(&rss_idle) as f64) / per_node;
-    println!("| agent RSS, {PODS} pods (max of {NODES}) | {:.1} MiB | | |", mib(max(&rss_busy)));
-    println!("| agent RSS per pod | {growth:.0} KiB | | <= 100 KiB |");
-    anyhow::ensure!(running.len() == PODS, "only {} of {PODS} pods became Running\n{}", running.len(), c.logs());
-    Ok(())
+    Ok(lat)
 }
