@@ -312,6 +312,27 @@ spec:
 ---
 apiVersion: v1
 kind: Pod
+metadata: {{name: with-sidecar}}
+spec:
+  nodeName: {node}
+  restartPolicy: Never
+  initContainers:
+  - name: helper
+    image: keel-test/toolbox:latest
+    imagePullPolicy: IfNotPresent
+    restartPolicy: Always
+    command: ["sh", "-c", "echo from-sidecar > /shared/note; exec sleep 3600"]
+    volumeMounts: [{{name: shared, mountPath: /shared}}]
+  containers:
+  - name: main
+    image: keel-test/toolbox:latest
+    imagePullPolicy: IfNotPresent
+    command: ["sh", "-c", "sleep 2; cat /shared/note > /dev/termination-log"]
+    volumeMounts: [{{name: shared, mountPath: /shared}}]
+  volumes: [{{name: shared, emptyDir: {{}}}}]
+---
+apiVersion: v1
+kind: Pod
 metadata: {{name: missing-config}}
 spec:
   nodeName: {node}
@@ -369,9 +390,37 @@ spec:
     });
     assert!(container_status(&p, "main")["state"]["waiting"]["message"].as_str().unwrap_or("").contains("absent"));
 
-    // Deleting a pod stops its processes and removes it from the API.
+    // A sidecar runs beside the main container and stops when it is done.
+    let p = wait_pod(&c, "with-sidecar", "completion", |p| phase(p) == "Succeeded");
+    assert_eq!(
+        container_status(&p, "main")["state"]["terminated"]["message"].as_str().map(str::trim),
+        Some("from-sidecar")
+    );
+    let p = wait_pod(&c, "with-sidecar", "the sidecar stopped", |p| {
+        p["status"]["initContainerStatuses"][0]["state"]["terminated"].is_object()
+    });
+    assert_eq!(phase(&p), "Succeeded");
+
+    // Deleting a pod stops its processes and removes everything it had.
+    let p = c.pod(V, "default", "gated").expect("gated");
+    let (uid, ip) = (p["metadata"]["uid"].as_str().unwrap_or("").to_string(), pod_ip(&p));
+    assert!(!pod_pids(&uid).is_empty());
     c.ok(V, &["delete", "pod", "gated", "--grace-period=1"]);
     eventually(Duration::from_secs(30), "gated gone", || c.pod(V, "default", "gated").is_none().then_some(()));
+    assert!(pod_pids(&uid).is_empty(), "processes left");
+    let node_dir = c.data_dir().join("nodes").join(&node);
+    assert!(!node_dir.join("pods").join(&uid).exists(), "pod dir left");
+    assert!(!node_dir.join("network/ipam").join(&ip).exists(), "IP lease left");
+    let links =
+        String::from_utf8_lossy(&c.on_node(1, &["ip", "-o", "link", "show", "master", "keel0"]).stdout).to_string();
+    assert!(!links.contains(&uid), "veth left: {links}");
+    let cg = std::process::Command::new("find")
+        .args(["/sys/fs/cgroup", "-maxdepth", "8", "-type", "d", "-name", &format!("pod{uid}")])
+        .output()
+        .expect("find");
+    assert!(cg.stdout.is_empty(), "cgroups left: {}", String::from_utf8_lossy(&cg.stdout));
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    assert!(!mounts.contains(&uid), "mounts left");
 }
 
 /// Processes in a pod's cgroups (found through /proc).

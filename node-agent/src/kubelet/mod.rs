@@ -11,6 +11,7 @@ mod env;
 mod events;
 mod files;
 mod images;
+mod insecure_tls;
 mod lookup;
 mod probe;
 mod spec;

@@ -89,6 +89,8 @@ pub struct PodWorker {
     pod_error: Option<(String, String)>,
     last_reported: Option<serde_json::Value>,
     adopted: bool,
+    /// Every app container finished and none restarts: the pod is done.
+    completed: bool,
 }
 
 impl PodWorker {
@@ -106,6 +108,7 @@ impl PodWorker {
             pod_error: None,
             last_reported: None,
             adopted: false,
+            completed: false,
         }
     }
 
@@ -190,6 +193,16 @@ impl PodWorker {
             self.pod_error = None;
         }
         let spec = pod.spec.clone().unwrap_or_default();
+        if self.completed {
+            // Nothing restarts any more: only watch the last exits land.
+            let sidecars =
+                spec.init_containers.iter().flatten().filter(|c| c.restart_policy.as_deref() == Some("Always"));
+            for c in sidecars.chain(spec.containers.iter()) {
+                self.drive(pod, c, &Restart::Never, false).await;
+            }
+            self.report(pod, true, false).await;
+            return;
+        }
         let policy = Restart::of(spec.restart_policy.as_deref());
         let mut init_done = true;
         let mut init_failed = false;
@@ -222,8 +235,20 @@ impl PodWorker {
             }
         }
         if init_done && !terminal {
+            let mut finished = true;
             for c in &spec.containers {
-                self.drive(pod, c, &policy, true).await;
+                if !matches!(self.drive(pod, c, &policy, true).await, Progress::Exited(_)) {
+                    finished = false;
+                }
+            }
+            // Once every app container is done for good, sidecars stop too
+            // (so a Job's pod can complete).
+            if finished {
+                self.completed = true;
+                for c in spec.init_containers.iter().flatten().filter(|c| c.restart_policy.as_deref() == Some("Always"))
+                {
+                    self.kill(c, Duration::from_secs(2)).await;
+                }
             }
         }
         self.report(pod, init_done, init_failed).await;
