@@ -581,6 +581,26 @@ spec:
         let out = c.kubectl_stdin(v, &["exec", "-i", "talker", "--", "cat"], "hello through stdin\n").expect("exec -i");
         assert_eq!(String::from_utf8_lossy(&out.stdout), "hello through stdin\n", "kubectl {v} exec -i: {out:?}");
 
+        // Interactive exec with a terminal (`script` gives kubectl a pty).
+        let kubectl = format!("/usr/lib/google-cloud-sdk/bin/kubectl.{v}");
+        let out = std::process::Command::new("script")
+            .args([
+                "-q",
+                "-e",
+                "-c",
+                &format!("{kubectl} exec -it talker -- sh -c 'tty; stty size; exit 0'"),
+                "/dev/null",
+            ])
+            .env("KUBECONFIG", c.kubeconfig())
+            .env("HOME", c.dir.path())
+            .env("COLUMNS", "100")
+            .env("LINES", "40")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("script");
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(text.contains("/dev/pts/"), "kubectl {v} exec -it: {text} {}", String::from_utf8_lossy(&out.stderr));
+
         // Port-forward: a local port to the pod's 8080, checked by the body.
         let mut pf = kubectl_background(&c, v, &["port-forward", "pod/web", ":8080"]);
         let port = read_until(&mut pf, |l| {
