@@ -28,7 +28,7 @@ pub async fn run(dir: &Path) -> Result<()> {
     for i in 0..snapshot.nodes.len() {
         tokio::spawn(keep_agent_running(state.clone(), i, stopping.clone()));
     }
-    wait_for_stop().await;
+    keel_node_agent::shutdown_signal().await;
     eprintln!("stopping cluster {}", snapshot.name);
     stopping.store(true, Ordering::SeqCst);
     let last = lock(&state).clone();
@@ -191,15 +191,4 @@ fn spawn_agent(s: &ClusterState, i: usize) -> Result<std::process::Child> {
     let child = cmd.spawn()?;
     drop(ns);
     Ok(child)
-}
-
-async fn wait_for_stop() {
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(_) => return std::future::pending().await,
-    };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
-    }
 }

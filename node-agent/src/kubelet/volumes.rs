@@ -60,32 +60,14 @@ async fn prepare_one(
         }
         return Ok(dir);
     }
-    let mut files: BTreeMap<String, (Vec<u8>, u32)> = BTreeMap::new();
+    let mut files = Files::new();
     if let Some(cm) = &vol.config_map {
-        let mode = cm.default_mode.unwrap_or(0o644) as u32;
-        let optional = cm.optional.unwrap_or(false);
-        match lookup.config_map(&cm.name).await.map_err(cfg)? {
-            Some(found) => {
-                let entries = env::config_map_entries(found);
-                add_keys(&mut files, &entries, cm.items.as_deref(), mode, optional, "configmap", &cm.name)
-                    .map_err(cfg)?;
-            }
-            None if optional => {}
-            None => return Err(cfg(ConfigError::ConfigMapNotFound(cm.name.clone()))),
-        }
+        let source = Source { name: &cm.name, items: cm.items.as_deref(), optional: cm.optional.unwrap_or(false) };
+        add_config_map(lookup, &mut files, source, cm.default_mode.unwrap_or(0o644) as u32).await.map_err(cfg)?;
     } else if let Some(s) = &vol.secret {
-        let mode = s.default_mode.unwrap_or(0o644) as u32;
-        let optional = s.optional.unwrap_or(false);
         let secret_name = s.secret_name.clone().unwrap_or_default();
-        match lookup.secret(&secret_name).await.map_err(cfg)? {
-            Some(found) => {
-                let entries = env::secret_entries(found);
-                add_keys(&mut files, &entries, s.items.as_deref(), mode, optional, "secret", &secret_name)
-                    .map_err(cfg)?;
-            }
-            None if optional => {}
-            None => return Err(cfg(ConfigError::SecretNotFound(secret_name))),
-        }
+        let source = Source { name: &secret_name, items: s.items.as_deref(), optional: s.optional.unwrap_or(false) };
+        add_secret(lookup, &mut files, source, s.default_mode.unwrap_or(0o644) as u32).await.map_err(cfg)?;
     } else if let Some(d) = &vol.downward_api {
         let mode = d.default_mode.unwrap_or(0o644) as u32;
         add_downward(ctx, &mut files, pod, pod_ip, d.items.as_deref().unwrap_or(&[]), mode).map_err(cfg)?;
@@ -93,27 +75,11 @@ async fn prepare_one(
         let mode = p.default_mode.unwrap_or(0o644) as u32;
         for source in p.sources.iter().flatten() {
             if let Some(cm) = &source.config_map {
-                let optional = cm.optional.unwrap_or(false);
-                match lookup.config_map(&cm.name).await.map_err(cfg)? {
-                    Some(found) => {
-                        let entries = env::config_map_entries(found);
-                        add_keys(&mut files, &entries, cm.items.as_deref(), mode, optional, "configmap", &cm.name)
-                            .map_err(cfg)?;
-                    }
-                    None if optional => {}
-                    None => return Err(cfg(ConfigError::ConfigMapNotFound(cm.name.clone()))),
-                }
+                let src = Source { name: &cm.name, items: cm.items.as_deref(), optional: cm.optional.unwrap_or(false) };
+                add_config_map(lookup, &mut files, src, mode).await.map_err(cfg)?;
             } else if let Some(s) = &source.secret {
-                let optional = s.optional.unwrap_or(false);
-                match lookup.secret(&s.name).await.map_err(cfg)? {
-                    Some(found) => {
-                        let entries = env::secret_entries(found);
-                        add_keys(&mut files, &entries, s.items.as_deref(), mode, optional, "secret", &s.name)
-                            .map_err(cfg)?;
-                    }
-                    None if optional => {}
-                    None => return Err(cfg(ConfigError::SecretNotFound(s.name.clone()))),
-                }
+                let src = Source { name: &s.name, items: s.items.as_deref(), optional: s.optional.unwrap_or(false) };
+                add_secret(lookup, &mut files, src, mode).await.map_err(cfg)?;
             } else if let Some(d) = &source.downward_api {
                 add_downward(ctx, &mut files, pod, pod_ip, d.items.as_deref().unwrap_or(&[]), mode).map_err(cfg)?;
             } else {
@@ -129,6 +95,42 @@ async fn prepare_one(
     }
     write_files(&dir, &files).map_err(io)?;
     Ok(dir)
+}
+
+/// A ConfigMap or Secret a volume projects.
+struct Source<'s> {
+    name: &'s str,
+    items: Option<&'s [KeyToPath]>,
+    optional: bool,
+}
+
+type Files = BTreeMap<String, (Vec<u8>, u32)>;
+
+async fn add_config_map(
+    lookup: &mut Lookup<'_>,
+    files: &mut Files,
+    src: Source<'_>,
+    mode: u32,
+) -> Result<(), ConfigError> {
+    match lookup.config_map(src.name).await? {
+        Some(found) => {
+            let entries = env::config_map_entries(found);
+            add_keys(files, &entries, src.items, mode, src.optional, "configmap", src.name)
+        }
+        None if src.optional => Ok(()),
+        None => Err(ConfigError::ConfigMapNotFound(src.name.to_string())),
+    }
+}
+
+async fn add_secret(lookup: &mut Lookup<'_>, files: &mut Files, src: Source<'_>, mode: u32) -> Result<(), ConfigError> {
+    match lookup.secret(src.name).await? {
+        Some(found) => {
+            let entries = env::secret_entries(found);
+            add_keys(files, &entries, src.items, mode, src.optional, "secret", src.name)
+        }
+        None if src.optional => Ok(()),
+        None => Err(ConfigError::SecretNotFound(src.name.to_string())),
+    }
 }
 
 /// The name of the volume source a user gave, for error messages.
