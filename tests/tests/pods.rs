@@ -250,6 +250,8 @@ spec:
 fn restarts_probes_and_bad_input() {
     let c = Cluster::up(1).expect("cluster");
     let node = c.nodes[0].clone();
+    let host_dir = c.dir.path().join("host-volume");
+    let host_dir = host_dir.display();
     c.apply(
         V,
         &format!(
@@ -333,6 +335,22 @@ spec:
 ---
 apiVersion: v1
 kind: Pod
+metadata: {{name: goodbye}}
+spec:
+  nodeName: {node}
+  terminationGracePeriodSeconds: 5
+  containers:
+  - name: main
+    image: keel-test/toolbox:latest
+    imagePullPolicy: IfNotPresent
+    command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 0.2; done"]
+    lifecycle:
+      preStop: {{exec: {{command: ["/bin/sh", "-c", "echo said-goodbye > /host/note"]}}}}
+    volumeMounts: [{{name: host, mountPath: /host}}]
+  volumes: [{{name: host, hostPath: {{path: "{host_dir}", type: DirectoryOrCreate}}}}]
+---
+apiVersion: v1
+kind: Pod
 metadata: {{name: missing-config}}
 spec:
   nodeName: {node}
@@ -389,6 +407,12 @@ spec:
         container_status(p, "main")["state"]["waiting"]["reason"] == "CreateContainerConfigError"
     });
     assert!(container_status(&p, "main")["state"]["waiting"]["message"].as_str().unwrap_or("").contains("absent"));
+
+    // preStop runs before the container is stopped; hostPath reaches the node.
+    wait_pod(&c, "goodbye", "running", |p| phase(p) == "Running");
+    c.ok(V, &["delete", "pod", "goodbye"]);
+    let note = std::fs::read_to_string(c.dir.path().join("host-volume/note")).unwrap_or_default();
+    assert_eq!(note.trim(), "said-goodbye", "{}", c.logs());
 
     // A sidecar runs beside the main container and stops when it is done.
     let p = wait_pod(&c, "with-sidecar", "completion", |p| phase(p) == "Succeeded");

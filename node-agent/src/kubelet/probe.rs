@@ -227,6 +227,46 @@ mod tests {
         addr
     }
 
+    /// A gRPC health server over h2c: SERVING for the service "up", NOT_SERVING otherwise.
+    async fn grpc_server() -> SocketAddr {
+        use http_body_util::StreamBody;
+        use hyper::body::Frame;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(|req: hyper::Request<hyper::body::Incoming>| async move {
+                        let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+                        let serving = body.get(5..).is_some_and(|m| m.ends_with(b"up"));
+                        let frame = [0, 0, 0, 0, 2, 0x08, if serving { 1 } else { 2 }];
+                        let mut trailers = hyper::HeaderMap::new();
+                        trailers.insert("grpc-status", hyper::header::HeaderValue::from_static("0"));
+                        let frames: Vec<Result<Frame<Bytes>, std::convert::Infallible>> =
+                            vec![Ok(Frame::data(Bytes::copy_from_slice(&frame))), Ok(Frame::trailers(trailers))];
+                        hyper::Response::builder()
+                            .header("content-type", "application/grpc")
+                            .body(StreamBody::new(futures::stream::iter(frames)))
+                    });
+                    let _ = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+                        .serve_connection(TokioIo::new(tcp), service)
+                        .await;
+                });
+            }
+        });
+        addr
+    }
+
+    #[tokio::test]
+    async fn grpc_probes_read_the_serving_status() {
+        let addr = grpc_server().await;
+        assert_eq!(grpc_health(addr, "up").await, Ok(()));
+        let err = grpc_health(addr, "down").await.err().unwrap_or_default();
+        assert!(err.contains("NOT_SERVING"), "{err}");
+        let closed = SocketAddr::from(([127, 0, 0, 1], 1));
+        assert!(grpc_health(closed, "").await.is_err());
+    }
+
     #[tokio::test]
     async fn https_probes_skip_verification_and_judge_the_status() {
         let addr = https_server().await;
