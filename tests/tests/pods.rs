@@ -664,3 +664,154 @@ spec:
     assert!(!missing.status.success());
     assert!(String::from_utf8_lossy(&missing.stderr).contains("previous terminated container"), "{missing:?}");
 }
+
+/// Debian's docker-registry, run inside a node's network namespace on its
+/// loopback; killed when dropped.
+struct Registry(std::process::Child);
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Push an OCI-layout archive's image to `http://127.0.0.1:5000/<repo>:<tag>`
+/// from inside node 1, with curl (upload, then manifest).
+fn push(c: &Cluster, archive: &std::path::Path, repo: &str, tag: &str, scratch: &std::path::Path) {
+    let unpacked = scratch.join("unpacked");
+    std::fs::create_dir_all(&unpacked).expect("mkdir");
+    let st = std::process::Command::new("tar").arg("-xf").arg(archive).arg("-C").arg(&unpacked).status().expect("tar");
+    assert!(st.success());
+    let index: Value =
+        serde_json::from_slice(&std::fs::read(unpacked.join("index.json")).expect("index")).expect("json");
+    let digest = index["manifests"][0]["digest"].as_str().expect("manifest digest").to_string();
+    let blob = |d: &str| unpacked.join("blobs/sha256").join(d.trim_start_matches("sha256:"));
+    let manifest: Value = serde_json::from_slice(&std::fs::read(blob(&digest)).expect("manifest")).expect("json");
+    let mut digests: Vec<String> = manifest["layers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|l| l["digest"].as_str().map(String::from))
+        .collect();
+    digests.push(manifest["config"]["digest"].as_str().expect("config").to_string());
+    let base = "http://127.0.0.1:5000";
+    for d in digests {
+        let out = c.on_node(
+            1,
+            &["curl", "-sS", "-X", "POST", "-D", "-", "-o", "/dev/null", &format!("{base}/v2/{repo}/blobs/uploads/")],
+        );
+        let headers = String::from_utf8_lossy(&out.stdout).to_string();
+        let location = headers
+            .lines()
+            .find_map(|l| l.strip_prefix("Location: ").or_else(|| l.strip_prefix("location: ")))
+            .map(|l| l.trim().to_string())
+            .unwrap_or_else(|| panic!("no upload location: {headers}"));
+        let url = if location.starts_with('/') { format!("{base}{location}") } else { location };
+        let sep = if url.contains('?') { '&' } else { '?' };
+        let file = blob(&d);
+        let out = c.on_node(
+            1,
+            &[
+                "curl",
+                "-sS",
+                "-f",
+                "-X",
+                "PUT",
+                "-H",
+                "Content-Type: application/octet-stream",
+                "--data-binary",
+                &format!("@{}", file.display()),
+                &format!("{url}{sep}digest={d}"),
+            ],
+        );
+        assert!(out.status.success(), "blob upload: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let media = manifest["mediaType"].as_str().unwrap_or("application/vnd.oci.image.manifest.v1+json").to_string();
+    let out = c.on_node(
+        1,
+        &[
+            "curl",
+            "-sS",
+            "-f",
+            "-X",
+            "PUT",
+            "-H",
+            &format!("Content-Type: {media}"),
+            "--data-binary",
+            &format!("@{}", blob(&digest).display()),
+            &format!("{base}/v2/{repo}/manifests/{tag}"),
+        ],
+    );
+    assert!(out.status.success(), "manifest upload: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn images_are_pulled_from_a_registry() {
+    let c = Cluster::up(1).expect("cluster");
+    let node = c.nodes[0].clone();
+    let scratch = c.dir.path().join("registry");
+    std::fs::create_dir_all(scratch.join("storage")).expect("mkdir");
+    let config = scratch.join("config.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:5000\n",
+            scratch.join("storage").display()
+        ),
+    )
+    .expect("config");
+    let child = std::process::Command::new("nsenter")
+        .arg(format!("--net=/run/netns/{}", c.netns(1)))
+        .arg("docker-registry")
+        .arg("serve")
+        .arg(&config)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("docker-registry (apt-get install docker-registry)");
+    let _registry = Registry(child);
+    eventually(Duration::from_secs(20), "the registry", || {
+        c.on_node(1, &["curl", "-sf", "http://127.0.0.1:5000/v2/"]).status.success().then_some(())
+    });
+    let archives = keel_e2e::cluster::image_archives().expect("images");
+    let v2 = archives.iter().find(|a| a.ends_with("echo-v2.tar")).expect("echo-v2.tar");
+    push(&c, v2, "mirror/echo", "v2", &scratch);
+
+    c.apply(
+        V,
+        &format!(
+            r#"
+apiVersion: v1
+kind: Pod
+metadata: {{name: pulled}}
+spec:
+  nodeName: {node}
+  containers:
+  - {{name: echo, image: "localhost:5000/mirror/echo:v2", imagePullPolicy: Always}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: not-there}}
+spec:
+  nodeName: {node}
+  containers:
+  - {{name: echo, image: "localhost:5000/mirror/echo:v9", imagePullPolicy: IfNotPresent}}
+"#
+        ),
+    );
+    let p = wait_pod(&c, "pulled", "running", |p| phase(p) == "Running");
+    let out = c.on_node(1, &["curl", "-s", "--max-time", "5", &format!("http://{}:8080/", pod_ip(&p))]);
+    let body: Value = serde_json::from_slice(&out.stdout).expect("echo JSON");
+    assert_eq!(body["version"], "v2", "the pulled image runs");
+    let events = c.ok(V, &["get", "events", "--field-selector", "involvedObject.name=pulled", "-o", "json"]);
+    assert!(events.contains("Successfully pulled image"), "{events}");
+    let p = wait_pod(&c, "not-there", "a pull failure", |p| {
+        matches!(
+            container_status(p, "echo")["state"]["waiting"]["reason"].as_str(),
+            Some("ErrImagePull" | "ImagePullBackOff")
+        )
+    });
+    let msg = container_status(&p, "echo")["state"]["waiting"]["message"].as_str().unwrap_or("").to_string();
+    assert!(msg.contains("echo:v9"), "{msg}");
+}
