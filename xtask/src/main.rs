@@ -77,6 +77,15 @@ fn up(data_dir: &Path, port: u16) -> Result<()> {
     eprintln!("==> building keel (release)");
     run(cargo().args(["build", "--release", "-p", "keel", "--bin", "keel"]))?;
     let bin = root().join("target/release/keel");
+    // The embedded agent's image store gets the test images, so pods run at once.
+    let images = root().join("target/images");
+    let mut import = Command::new(&bin);
+    import.args(["image", "import", "--data-dir"]).arg(data_dir.join("agent"));
+    for name in ["echo-v1.tar", "echo-v2.tar", "toolbox.tar"] {
+        import.arg(images.join(name));
+    }
+    eprintln!("==> importing the test images into the node's image store");
+    run(&mut import)?;
     let kubeconfig = data_dir.join("kubeconfig.yaml");
     eprintln!("==> starting keel server on :{port} with data in {}", data_dir.display());
     eprintln!("    when it says ready:  export KUBECONFIG={}", kubeconfig.display());
