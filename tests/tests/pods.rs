@@ -198,6 +198,7 @@ spec:
       echo "cfg_size=$cfg_size"; echo "cpu_limit=$CPU"; echo "cwd=$(pwd)"; echo "uid=$(id -u)";
       echo "file=$(cat /etc/settings/app.conf)"; echo "secretfile=$(cat /etc/creds/user)";
       echo "labels=$(cat /etc/podinfo/labels)"; echo "order=$(cat /work/order | tr '\n' ,)";
+      echo "projected=$(cat /etc/projected/color)-$(cat /etc/projected/pw)-$(cat /etc/projected/ns)";
       echo "args=$0") > /dev/termination-log
     env:
     - {{name: COLOR, valueFrom: {{configMapKeyRef: {{name: settings, key: color}}}}}}
@@ -213,7 +214,14 @@ spec:
     - {{name: creds, mountPath: /etc/creds, readOnly: true}}
     - {{name: podinfo, mountPath: /etc/podinfo}}
     - {{name: work, mountPath: /work}}
+    - {{name: projected, mountPath: /etc/projected}}
   volumes:
+  - name: projected
+    projected:
+      sources:
+      - configMap: {{name: settings, items: [{{key: color, path: color}}]}}
+      - secret: {{name: creds, items: [{{key: password, path: pw}}]}}
+      - downwardAPI: {{items: [{{path: ns, fieldRef: {{fieldPath: metadata.namespace}}}}]}}
   - {{name: settings, configMap: {{name: settings}}}}
   - {{name: creds, secret: {{secretName: creds}}}}
   - {{name: podinfo, downwardAPI: {{items: [{{path: labels, fieldRef: {{fieldPath: metadata.labels}}}}]}}}}
@@ -235,6 +243,7 @@ spec:
         "secretfile=admin",
         "labels=tier=\"web\"",
         "order=init-ran,second-ran,",
+        "projected=blue-s3cret-default",
     ] {
         assert!(msg.contains(want), "missing {want:?} in:\n{msg}");
     }
@@ -289,6 +298,17 @@ spec:
     imagePullPolicy: IfNotPresent
     command: ["sh", "-c", "sleep 4; touch /tmp/ready; sleep 3600"]
     readinessProbe: {{exec: {{command: [cat, /tmp/ready]}}, periodSeconds: 1}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: tcp-ready}}
+spec:
+  nodeName: {node}
+  containers:
+  - name: main
+    image: keel-test/echo:v1
+    startupProbe: {{httpGet: {{path: /healthz, port: 8080}}, periodSeconds: 1}}
+    readinessProbe: {{tcpSocket: {{port: 8080}}, periodSeconds: 1}}
 ---
 apiVersion: v1
 kind: Pod
@@ -383,6 +403,10 @@ spec:
         assert_eq!(condition(&p, "Ready"), "False");
     }
     wait_pod(&c, "gated", "Ready", |p| condition(p, "Ready") == "True" && condition(p, "ContainersReady") == "True");
+
+    // Startup (httpGet) then readiness (tcpSocket) probes.
+    let p = wait_pod(&c, "tcp-ready", "Ready", |p| condition(p, "Ready") == "True");
+    assert_eq!(container_status(&p, "main")["started"], true);
 
     // Bad input: each pod says exactly why, and the agent keeps going.
     let p = wait_pod(&c, "no-image", "ErrImageNeverPull", |p| {
