@@ -9,6 +9,7 @@ pub mod openapi;
 pub mod patch;
 pub mod pki;
 pub mod registry;
+pub mod scheduler;
 pub mod server;
 pub mod services;
 pub mod store;

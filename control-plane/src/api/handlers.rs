@@ -858,6 +858,75 @@ fn set_path(obj: &mut Value, path: &[&str], v: Value) {
     }
 }
 
+/// `POST pods/<name>/binding`: what a scheduler does to place a pod. Sets
+/// `spec.nodeName` once; a pod already placed (or being deleted) is a 409.
+pub async fn bind(call: &Call<'_>, body: &[u8]) -> ApiResult<Response> {
+    call.query.validate_dry_run()?;
+    let rt = call.rt();
+    let name = call.name().to_string();
+    let binding = parse_typed_body(body, body_type(&call.headers)?)?;
+    let node = binding.pointer("/target/name").and_then(Value::as_str).filter(|n| !n.is_empty());
+    let Some(node) = node.map(String::from) else {
+        return Err(ApiError::new(
+            422,
+            "Invalid",
+            format!("Binding \"{name}\" is invalid: target.name: Required value"),
+        ));
+    };
+    if let Some(kind) =
+        binding.pointer("/target/kind").and_then(Value::as_str).filter(|k| !k.is_empty() && *k != "Node")
+    {
+        return Err(ApiError::new(
+            422,
+            "Invalid",
+            format!("Binding \"{name}\" is invalid: target.kind: Unsupported value: \"{kind}\""),
+        ));
+    }
+    for _ in 0..MAX_RETRIES {
+        let old = call.current().ok_or_else(|| ApiError::not_found(rt, &name))?;
+        let expected = object_revision(&old).unwrap_or(0);
+        if objects::is_deleting(&old) {
+            return Err(ApiError::conflict(
+                rt,
+                &name,
+                &format!("pod {name} is being deleted, cannot be assigned to a host"),
+            ));
+        }
+        if let Some(current) = old.pointer("/spec/nodeName").and_then(Value::as_str).filter(|n| !n.is_empty()) {
+            return Err(ApiError::conflict(
+                rt,
+                &name,
+                &format!("pod {name} is already assigned to node \"{current}\""),
+            ));
+        }
+        let mut new = to_view(rt, &old);
+        set_path(&mut new, &["spec", "nodeName"], json!(node));
+        if call.query.dry_run() {
+            return Ok(render::json(
+                StatusCode::CREATED,
+                &json!({"kind": "Status", "apiVersion": "v1", "status": "Success", "code": 201}),
+                &[],
+            ));
+        }
+        match call
+            .server
+            .store
+            .update(&call.target.key(), to_storage(rt, new, &call.storage_version()), Some(expected))
+            .await
+        {
+            Ok(stored) => {
+                hooks::after_write(call.server, rt, &stored).await;
+                let ok =
+                    json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201});
+                return Ok(render::json(StatusCode::CREATED, &ok, &[]));
+            }
+            Err(StoreError::Conflict) => continue,
+            Err(e) => return Err(store_err(rt, &name, e)),
+        }
+    }
+    Err(ApiError::modified(rt, &name))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

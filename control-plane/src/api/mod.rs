@@ -265,6 +265,8 @@ async fn resource(server: &ApiServer, target: Target, req: Request) -> ApiResult
         }
         return node_proxy::relay(server, &target.key(), &ns, &name, &sub, req).await;
     }
+    let binding =
+        target.subresource.as_deref() == Some("binding") && target.rt.group.is_empty() && target.rt.plural == "pods";
     let (parts, body) = req.into_parts();
     let body = read_body(body).await?;
     let call = Call {
@@ -276,6 +278,12 @@ async fn resource(server: &ApiServer, target: Target, req: Request) -> ApiResult
     };
     let rt = call.target.rt.clone();
     let sub = call.target.subresource.clone();
+    if binding {
+        return match parts.method {
+            Method::POST if call.target.name.is_some() => handlers::bind(&call, &body).await,
+            _ => Err(ApiError::method_not_allowed()),
+        };
+    }
     match sub.as_deref() {
         None | Some("status") | Some("scale") => {}
         Some(_) => return Err(ApiError::not_found_path()),

@@ -3,6 +3,7 @@
 
 pub mod node_ipam;
 pub mod node_lifecycle;
+pub mod scheduler;
 
 use crate::services::Cidr;
 use std::time::Duration;
@@ -21,5 +22,6 @@ pub struct Settings {
 /// Start every controller; they run until the process ends.
 pub fn spawn(client: kube::Client, settings: Settings) {
     tokio::spawn(node_ipam::run(client.clone(), settings.clone()));
-    tokio::spawn(node_lifecycle::run(client, settings));
+    tokio::spawn(node_lifecycle::run(client.clone(), settings));
+    tokio::spawn(scheduler::run(client));
 }
