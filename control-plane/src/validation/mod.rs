@@ -21,7 +21,7 @@ mod networking;
 mod other;
 mod path;
 mod pod;
-mod quantity;
+pub mod quantity;
 mod service;
 mod storage;
 

@@ -72,6 +72,39 @@ fn parse_exponent(suffix: &str) -> Option<(u32, i32)> {
 }
 
 impl Quantity {
+    /// ceil(value × 10^scale) as an integer, saturated to the i64 range:
+    /// apimachinery's `Value()` (scale 0) and `MilliValue()` (scale 3).
+    pub fn scaled_ceil(&self, scale: i32) -> i64 {
+        let saturated = if self.negative { i64::MIN } else { i64::MAX };
+        let exp10 = self.exp10.saturating_add(scale);
+        let magnitude: i128 = match i128::try_from(self.mantissa) {
+            Ok(m) => m,
+            Err(_) => return saturated,
+        };
+        let value = if exp10 >= 0 {
+            match 10i128.checked_pow(exp10.unsigned_abs()).and_then(|p| magnitude.checked_mul(p)) {
+                Some(v) => v,
+                None if magnitude == 0 => 0,
+                None => return saturated,
+            }
+        } else {
+            match 10i128.checked_pow(exp10.unsigned_abs()) {
+                // Towards +infinity: up for positive values, towards zero for negative ones.
+                Some(divisor) => {
+                    let (q, r) = (magnitude / divisor, magnitude % divisor);
+                    if self.negative {
+                        q
+                    } else {
+                        q + i128::from(r != 0)
+                    }
+                }
+                None => i128::from(magnitude > 0 && !self.negative),
+            }
+        };
+        let signed = if self.negative { -value } else { value };
+        i64::try_from(signed).unwrap_or(saturated)
+    }
+
     pub fn is_negative(&self) -> bool {
         self.negative
     }
