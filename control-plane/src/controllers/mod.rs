@@ -3,6 +3,7 @@
 
 pub mod node_ipam;
 pub mod node_lifecycle;
+pub mod replicaset;
 pub mod scheduler;
 
 use crate::services::Cidr;
@@ -23,5 +24,6 @@ pub struct Settings {
 pub fn spawn(client: kube::Client, settings: Settings) {
     tokio::spawn(node_ipam::run(client.clone(), settings.clone()));
     tokio::spawn(node_lifecycle::run(client.clone(), settings));
+    tokio::spawn(replicaset::run(client.clone()));
     tokio::spawn(scheduler::run(client));
 }
