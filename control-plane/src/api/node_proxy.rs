@@ -74,71 +74,24 @@ impl ServerCertVerifier for AnyServerCert {
     }
 }
 
-/// Query parameters the kubelet understands, per subresource.
+/// Query parameters the kubelet understands, per subresource (`ports=`
+/// on the API becomes `port=` on the kubelet; repeated keys stay).
 fn kubelet_query(sub: &str, query: &[(String, String)]) -> String {
     let keep: &[&str] = match sub {
         "log" => &["follow", "previous", "tailLines", "sinceSeconds", "sinceTime", "timestamps", "limitBytes"],
         "exec" | "attach" => &["command", "stdin", "stdout", "stderr", "tty"],
-        _ => &["port"],
+        _ => &["port", "ports"],
     };
-    let mut out = url_pairs(query.iter().filter(|(k, _)| keep.contains(&k.as_str())));
-    if sub == "portforward" {
-        // `ports=` on the API becomes `port=` on the kubelet.
-        let ports = query.iter().filter(|(k, _)| k == "ports").map(|(_, v)| ("port".to_string(), v.clone()));
-        let extra = url_pairs(ports.collect::<Vec<_>>().iter());
-        if !extra.is_empty() {
-            out = if out.is_empty() { extra } else { format!("{out}&{extra}") };
-        }
+    let mut out = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in query.iter().filter(|(k, _)| keep.contains(&k.as_str())) {
+        out.append_pair(if k == "ports" { "port" } else { k }, v);
     }
-    out
+    out.finish()
 }
 
-fn url_pairs<'a>(pairs: impl Iterator<Item = &'a (String, String)>) -> String {
-    pairs.map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect::<Vec<_>>().join("&")
-}
-
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-/// Decode the raw query string into pairs (repeated keys kept, in order).
+/// The raw query string as pairs, repeated keys kept in order.
 fn query_pairs(raw: Option<&str>) -> Vec<(String, String)> {
-    raw.unwrap_or_default()
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (decode(k), decode(v))
-        })
-        .collect()
-}
-
-fn decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                match u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16) {
-                    Ok(b) => {
-                        out.push(b);
-                        i += 2;
-                    }
-                    Err(_) => out.push(b'%'),
-                }
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    form_urlencoded::parse(raw.unwrap_or_default().as_bytes()).into_owned().collect()
 }
 
 /// The container a request is for: `?container=`, else the only one.
@@ -295,7 +248,7 @@ mod tests {
     #[test]
     fn queries_translate_for_the_kubelet() {
         let q = query_pairs(Some("command=sh&command=-c&command=echo%20hi&stdin=true&container=c&foo=1"));
-        assert_eq!(kubelet_query("exec", &q), "command=sh&command=-c&command=echo%20hi&stdin=true");
+        assert_eq!(kubelet_query("exec", &q), "command=sh&command=-c&command=echo+hi&stdin=true");
         let q = query_pairs(Some("ports=8080&ports=9090"));
         assert_eq!(kubelet_query("portforward", &q), "port=8080&port=9090");
         let q = query_pairs(Some("follow=true&tailLines=3&container=x"));

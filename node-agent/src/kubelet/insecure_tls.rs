@@ -43,29 +43,17 @@ impl ServerCertVerifier for AnyCertificate {
 }
 
 /// One shared client configuration for every probe.
-pub fn client_config() -> Arc<rustls::ClientConfig> {
+pub fn client_config() -> Result<Arc<rustls::ClientConfig>, rustls::Error> {
     static CONFIG: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
-    CONFIG
-        .get_or_init(|| {
-            #[allow(deprecated)]
-            let provider = Arc::new(rustls::crypto::ring::default_provider());
-            let config = rustls::ClientConfig::builder_with_provider(provider.clone())
-                .with_safe_default_protocol_versions()
-                .map(|b| b.dangerous().with_custom_certificate_verifier(Arc::new(AnyCertificate(provider))))
-                .map(|b| b.with_no_client_auth());
-            match config {
-                Ok(c) => Arc::new(c),
-                // ring always supports the default versions; keep going with
-                // the plain defaults if that ever changes.
-                Err(_) => Arc::new(
-                    rustls::ClientConfig::builder()
-                        .dangerous()
-                        .with_custom_certificate_verifier(Arc::new(AnyCertificate(Arc::new(
-                            rustls::crypto::ring::default_provider(),
-                        ))))
-                        .with_no_client_auth(),
-                ),
-            }
-        })
-        .clone()
+    if let Some(c) = CONFIG.get() {
+        return Ok(c.clone());
+    }
+    #[allow(deprecated)]
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
+        .with_no_client_auth();
+    Ok(CONFIG.get_or_init(|| Arc::new(config)).clone())
 }

@@ -103,10 +103,8 @@ async fn http_get(addr: SocketAddr, path: &str, headers: &[(String, String)], tl
     if tls {
         // Like the kubelet, HTTPS probes do not verify the certificate.
         let name = rustls::pki_types::ServerName::IpAddress(addr.ip().into());
-        let stream = tokio_rustls::TlsConnector::from(insecure_tls::client_config())
-            .connect(name, stream)
-            .await
-            .map_err(|e| fail(&e))?;
+        let config = insecure_tls::client_config().map_err(|e| fail(&e))?;
+        let stream = tokio_rustls::TlsConnector::from(config).connect(name, stream).await.map_err(|e| fail(&e))?;
         let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(|e| fail(&e))?;
         tokio::spawn(conn);
         return send_get(sender, addr, path, headers).await.map_err(|e| fail(&e))?;

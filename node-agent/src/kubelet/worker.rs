@@ -7,12 +7,12 @@ use super::env::{self, Lookup};
 use super::probe::{self, Target};
 use super::status::{self, ContainerView, PodView};
 use super::{events, files, images, spec, volumes, Context, PodDirs};
-use crate::network::PodNetwork;
 use crate::runtime::{ContainerSpec, ContainerState as RtState};
 use k8s_openapi::api::core::v1::{Container, ContainerStateTerminated, Pod, Probe};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
 use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -24,6 +24,13 @@ const TICK: Duration = Duration::from_millis(500);
 const BACKOFF_START: Duration = Duration::from_secs(10);
 const BACKOFF_MAX: Duration = Duration::from_secs(300);
 const BACKOFF_RESET: Duration = Duration::from_secs(600);
+
+/// The pod's network identity: its address, and its network namespace
+/// (none for host-network pods).
+struct Sandbox {
+    ip: IpAddr,
+    netns: Option<PathBuf>,
+}
 
 #[derive(Default)]
 struct ProbeState {
@@ -82,7 +89,8 @@ pub struct PodWorker {
     uid: String,
     rx: watch::Receiver<Option<Arc<Pod>>>,
     dirs: PodDirs,
-    net: Option<PodNetwork>,
+    /// Set once the pod's network, files and volumes are in place.
+    sandbox: Option<Sandbox>,
     volumes: Option<HashMap<String, PathBuf>>,
     start_time: Option<Time>,
     records: HashMap<String, Record>,
@@ -101,7 +109,7 @@ impl PodWorker {
             uid,
             rx,
             dirs,
-            net: None,
+            sandbox: None,
             volumes: None,
             start_time: None,
             records: HashMap::new(),
@@ -178,7 +186,7 @@ impl PodWorker {
             // Finished before this agent started: nothing to run.
             return;
         }
-        if self.net.is_none() && !terminal {
+        if self.sandbox.is_none() && !terminal {
             let t = Instant::now();
             let setup = self.setup_sandbox(pod).await;
             tracing::debug!(pod = %self.uid, ms = t.elapsed().as_millis() as u64, "pod sandbox");
@@ -268,10 +276,12 @@ impl PodWorker {
                 ("FailedCreatePodSandBox", format!("Failed to create pod sandbox: setting up pod network: {e}"))
             })?)
         };
-        let pod_ip = match &net {
-            Some(n) => n.ip.to_string(),
-            None => self.ctx.config.node_ip.to_string(),
+        // Host-network pods have the node's address and no namespace of their own.
+        let sandbox = match net {
+            Some(n) => Sandbox { ip: IpAddr::V4(n.ip), netns: Some(n.netns_path) },
+            None => Sandbox { ip: self.ctx.config.node_ip, netns: None },
         };
+        let pod_ip = sandbox.ip.to_string();
         let host_resolv = std::fs::read_to_string(&self.ctx.config.host_resolv_conf).unwrap_or_default();
         let write = |path: PathBuf, text: String| std::fs::write(path, text);
         write(self.dirs.etc_hosts(), files::etc_hosts(pod, &pod_ip, &self.ctx.config.cluster_domain))
@@ -281,25 +291,12 @@ impl PodWorker {
             .await
             .map_err(|e| ("FailedMount", format!("MountVolume.SetUp failed for {e}")))?;
         self.volumes = Some(vols);
-        self.net = net.or_else(|| {
-            Some(PodNetwork {
-                pod_key: self.uid.clone(),
-                netns_path: PathBuf::new(),
-                ip: match self.ctx.config.node_ip {
-                    std::net::IpAddr::V4(v4) => v4,
-                    std::net::IpAddr::V6(_) => std::net::Ipv4Addr::UNSPECIFIED,
-                },
-                prefix_len: 32,
-                gateway: std::net::Ipv4Addr::UNSPECIFIED,
-                host_veth: String::new(),
-                mtu: 0,
-            })
-        });
+        self.sandbox = Some(sandbox);
         Ok(())
     }
 
     fn pod_ip(&self) -> Option<String> {
-        self.net.as_ref().map(|n| n.ip.to_string())
+        self.sandbox.as_ref().map(|s| s.ip.to_string())
     }
 
     /// Move one container toward running (or completed), per its rule.
@@ -470,7 +467,7 @@ impl PodWorker {
             (if is_restart { rec.view.restart_count + 1 } else { rec.view.restart_count }, is_restart)
         };
         let vols = self.volumes.clone().unwrap_or_default();
-        let netns = self.net.as_ref().map(|n| n.netns_path.clone()).unwrap_or_default();
+        let netns = self.sandbox.as_ref().and_then(|s| s.netns.clone()).unwrap_or_default();
         let inputs =
             spec::Inputs { pod, container: c, image: &image, env: envs, volumes: &vols, netns, restart: restart_index };
         let cspec = match spec::build(&ctx, &self.dirs, &self.uid, inputs) {
@@ -558,7 +555,7 @@ impl PodWorker {
 
     fn target(&self, c: &Container) -> Target {
         Target {
-            pod_ip: self.net.as_ref().map(|n| std::net::IpAddr::V4(n.ip)),
+            pod_ip: self.sandbox.as_ref().map(|s| s.ip),
             ports: c.ports.clone().unwrap_or_default(),
             runtime: self.ctx.runtime.clone(),
             state_dir: self.dirs.container(&c.name),
@@ -666,12 +663,6 @@ impl PodWorker {
 
     /// Report the status when it changed.
     async fn report(&mut self, pod: &Pod, init_done: bool, init_failed: bool) {
-        let t = Instant::now();
-        self.report_inner(pod, init_done, init_failed).await;
-        tracing::debug!(pod = %self.uid, ms = t.elapsed().as_millis() as u64, "status report");
-    }
-
-    async fn report_inner(&mut self, pod: &Pod, init_done: bool, init_failed: bool) {
         let spec = pod.spec.clone().unwrap_or_default();
         let view = |c: &Container| {
             self.records.get(&c.name).map(|r| r.view.clone()).unwrap_or_else(|| ContainerView {
@@ -697,7 +688,7 @@ impl PodWorker {
             host_ip: self.ctx.config.node_ip.to_string(),
             pod_ip: self.pod_ip(),
             start_time: self.start_time.clone(),
-            sandbox_ready: self.net.is_some(),
+            sandbox_ready: self.sandbox.is_some(),
             init,
             init_done,
             init_failed,

@@ -24,7 +24,7 @@ mod status;
 mod timefmt;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use agent_helpers::load_spec;
 pub use error::RuntimeError;

@@ -2,10 +2,7 @@
 //! removed on drop even when a test fails, and a `PodLookup` over them.
 
 use std::fs;
-use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -15,15 +12,8 @@ use super::super::super::runtime::{ContainerSpec, ContainerState, Resources, Run
 use super::super::{ContainerTarget, PodLookup};
 use super::hook::SHIM_ARG;
 
-const BUSYBOX: &str = "/bin/busybox";
-const APPLETS: &[&str] =
-    &["sh", "echo", "cat", "sleep", "printf", "true", "seq", "nc", "httpd", "tty", "stty", "mkdir"];
-
-static NEXT_ID: AtomicUsize = AtomicUsize::new(0);
-
-pub(super) fn unique(prefix: &str) -> String {
-    format!("{prefix}-{}-{}", std::process::id(), NEXT_ID.fetch_add(1, Ordering::Relaxed))
-}
+use super::super::super::runtime::tests::fixture::{make_busybox_layer, BUSYBOX};
+pub(super) use super::super::super::runtime::tests::fixture::{unique, NetnsGuard};
 
 pub(super) struct TestEnv {
     pub dir: PathBuf,
@@ -49,12 +39,7 @@ impl TestEnv {
             cgroup_top: id,
             dir,
         };
-        let bin = env.base_layer.join("bin");
-        fs::create_dir_all(&bin)?;
-        fs::copy(BUSYBOX, bin.join("busybox")).context("copy busybox")?;
-        for applet in APPLETS {
-            symlink("busybox", bin.join(applet))?;
-        }
+        make_busybox_layer(&env.base_layer)?;
         Ok(env)
     }
 
@@ -120,35 +105,6 @@ impl Drop for Container<'_> {
         if let Err(e) = self.env.runtime.remove(&self.spec) {
             eprintln!("cleanup of {} failed: {e}", self.spec.id);
         }
-    }
-}
-
-/// A network namespace made with `ip netns add`, with loopback up; deleted on drop.
-pub(super) struct NetnsGuard {
-    pub name: String,
-}
-
-impl NetnsGuard {
-    pub(super) fn new() -> Result<NetnsGuard> {
-        let name = unique("keeltest-kapi");
-        if !Command::new("ip").args(["netns", "add", &name]).status()?.success() {
-            bail!("ip netns add {name} failed");
-        }
-        let guard = NetnsGuard { name };
-        if !Command::new("ip").args(["-n", &guard.name, "link", "set", "lo", "up"]).status()?.success() {
-            bail!("cannot bring up lo in {}", guard.name);
-        }
-        Ok(guard)
-    }
-
-    pub(super) fn path(&self) -> PathBuf {
-        Path::new("/run/netns").join(&self.name)
-    }
-}
-
-impl Drop for NetnsGuard {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.name]).status();
     }
 }
 

@@ -17,16 +17,16 @@ use super::super::layout::StateLayout;
 use super::super::{ContainerSpec, ContainerState, Resources, Runtime};
 use super::hook::SHIM_ARG;
 
-const BUSYBOX: &str = "/bin/busybox";
+pub(crate) const BUSYBOX: &str = "/bin/busybox";
 const APPLETS: &[&str] = &[
     "sh", "echo", "cat", "sleep", "touch", "hostname", "id", "ls", "grep", "wc", "pwd", "head", "tr", "printf", "true",
-    "tty",
+    "tty", "seq", "nc", "httpd", "stty", "mkdir",
 ];
 
 static NEXT_ID: AtomicUsize = AtomicUsize::new(0);
 
 /// A name unique to this test process and call.
-pub(super) fn unique(prefix: &str) -> String {
+pub(crate) fn unique(prefix: &str) -> String {
     format!("{prefix}-{}-{}", std::process::id(), NEXT_ID.fetch_add(1, Ordering::Relaxed))
 }
 
@@ -99,7 +99,7 @@ impl Drop for TestEnv {
     }
 }
 
-pub(super) fn make_busybox_layer(dir: &Path) -> Result<()> {
+pub(crate) fn make_busybox_layer(dir: &Path) -> Result<()> {
     let bin = dir.join("bin");
     fs::create_dir_all(&bin)?;
     fs::copy(BUSYBOX, bin.join("busybox")).context("copy busybox")?;
@@ -207,22 +207,26 @@ pub(super) fn read_log(path: &Path) -> Vec<LogRecord> {
         .collect()
 }
 
-/// A network namespace made with `ip netns add`, deleted on drop.
-pub(super) struct NetnsGuard {
+/// A network namespace made with `ip netns add`, with loopback up; deleted on drop.
+pub(crate) struct NetnsGuard {
     pub name: String,
 }
 
 impl NetnsGuard {
-    pub(super) fn new() -> Result<NetnsGuard> {
+    pub(crate) fn new() -> Result<NetnsGuard> {
         let name = unique("keeltest-rt");
         let status = Command::new("ip").args(["netns", "add", &name]).status().context("run ip")?;
         if !status.success() {
             bail!("ip netns add {name} failed");
         }
-        Ok(NetnsGuard { name })
+        let guard = NetnsGuard { name };
+        if !Command::new("ip").args(["-n", &guard.name, "link", "set", "lo", "up"]).status()?.success() {
+            bail!("cannot bring up lo in {}", guard.name);
+        }
+        Ok(guard)
     }
 
-    pub(super) fn path(&self) -> PathBuf {
+    pub(crate) fn path(&self) -> PathBuf {
         Path::new("/run/netns").join(&self.name)
     }
 }

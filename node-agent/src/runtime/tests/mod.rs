@@ -1,7 +1,7 @@
 //! Real end-to-end tests (root required): busybox containers started through the shim, which is this very
 //! test binary re-executed (see `hook`).
 
-mod fixture;
+pub(crate) mod fixture;
 mod hook;
 
 mod basics;
