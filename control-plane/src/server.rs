@@ -48,6 +48,13 @@ pub struct ServerArgs {
     /// Seconds a node may go without renewing its Lease before it is NotReady.
     #[arg(long, default_value_t = 20)]
     pub node_monitor_grace_period: u64,
+    /// tolerationSeconds pods get for the not-ready NoExecute taint unless
+    /// they say otherwise (kube-apiserver's default is 300).
+    #[arg(long, default_value_t = 30)]
+    pub default_not_ready_toleration_seconds: i64,
+    /// tolerationSeconds pods get for the unreachable NoExecute taint.
+    #[arg(long, default_value_t = 30)]
+    pub default_unreachable_toleration_seconds: i64,
     /// Events kept for watches to resume from.
     #[arg(long, default_value_t = crate::store::HISTORY_WINDOW, hide = true)]
     pub watch_history: usize,
@@ -146,6 +153,10 @@ pub async fn start(args: ServerArgs) -> Result<Started> {
     let mut server = ApiServer::new(store, registry, tokens, format!("{advertise}:{}", args.https_port), service_cidr);
     server.bookmark_interval = Duration::from_secs(args.watch_bookmark_seconds.max(1));
     let (kubelet_cert, kubelet_key) = pki::ensure_kubelet_client(&paths)?;
+    server.default_toleration_seconds = crate::api::DefaultTolerations {
+        not_ready: args.default_not_ready_toleration_seconds.max(0),
+        unreachable: args.default_unreachable_toleration_seconds.max(0),
+    };
     server.kubelet_tls = Some(Arc::new(crate::api::node_proxy::client_config(&kubelet_cert, &kubelet_key)?));
     let server = Arc::new(server);
     crate::crd::load_all(&server);

@@ -35,6 +35,9 @@ pub fn prepare_create(server: &ApiServer, rt: &ResourceType, obj: &mut Value) ->
         let spec = objects::as_map(objects::as_map(obj).entry("spec").or_insert_with(|| json!({})));
         spec.entry("finalizers").or_insert_with(|| json!(["kubernetes"]));
     }
+    if is(rt, "", "Pod") {
+        add_default_tolerations(server, obj);
+    }
     if is(rt, "", "Service") {
         crate::services::allocate(server, obj, None)
             .map_err(|errs| ApiError::invalid(rt, objects::name(obj), &errs))?;
@@ -43,6 +46,33 @@ pub fn prepare_create(server: &ApiServer, rt: &ResourceType, obj: &mut Value) ->
         crate::crd::prepare(rt, obj, None)?;
     }
     Ok(())
+}
+
+/// DefaultTolerationSeconds admission: a pod that does not say how long it
+/// tolerates a not-ready or unreachable node gets the server's default, so
+/// taint-based eviction moves it after that long.
+fn add_default_tolerations(server: &ApiServer, pod: &mut Value) {
+    let defaults = server.default_toleration_seconds;
+    let wanted = [
+        ("node.kubernetes.io/not-ready", defaults.not_ready),
+        ("node.kubernetes.io/unreachable", defaults.unreachable),
+    ];
+    let spec = objects::as_map(objects::as_map(pod).entry("spec").or_insert_with(|| json!({})));
+    let list = spec.entry("tolerations").or_insert_with(|| json!([]));
+    let Some(list) = list.as_array_mut() else { return };
+    for (key, seconds) in wanted {
+        // Any toleration that already covers this key with NoExecute (or
+        // every effect) is the pod's own choice.
+        let covered = list.iter().any(|t| {
+            let effect = t.get("effect").and_then(Value::as_str).unwrap_or("");
+            let k = t.get("key").and_then(Value::as_str).unwrap_or("");
+            let exists = t.get("operator").and_then(Value::as_str) == Some("Exists");
+            (effect.is_empty() || effect == "NoExecute") && (k == key || (k.is_empty() && exists))
+        });
+        if !covered {
+            list.push(json!({"key": key, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": seconds}));
+        }
+    }
 }
 
 /// Server-kept state on update.

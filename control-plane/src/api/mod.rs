@@ -63,7 +63,23 @@ pub struct ApiServer {
     pub allocations: crate::services::Pending,
     /// TLS (with our client certificate) for `pods/log|exec|attach|portforward` relays to kubelets.
     pub kubelet_tls: Option<Arc<rustls::ClientConfig>>,
+    /// tolerationSeconds given to pods for the not-ready and unreachable
+    /// NoExecute taints (kube-apiserver's DefaultTolerationSeconds).
+    pub default_toleration_seconds: DefaultTolerations,
     openapi: Mutex<OpenApiCache>,
+}
+
+/// How long pods tolerate a not-ready or unreachable node by default.
+#[derive(Debug, Clone, Copy)]
+pub struct DefaultTolerations {
+    pub not_ready: i64,
+    pub unreachable: i64,
+}
+
+impl Default for DefaultTolerations {
+    fn default() -> Self {
+        DefaultTolerations { not_ready: 30, unreachable: 30 }
+    }
 }
 
 impl ApiServer {
@@ -84,6 +100,7 @@ impl ApiServer {
             bookmark_interval: Duration::from_secs(60),
             allocations: Default::default(),
             kubelet_tls: None,
+            default_toleration_seconds: DefaultTolerations::default(),
             openapi: Mutex::new(OpenApiCache::default()),
         }
     }

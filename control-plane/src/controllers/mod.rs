@@ -1,10 +1,13 @@
 //! Controllers that run beside the API server, as API clients (kube-rs),
 //! like kube-controller-manager: level-triggered, idempotent, restartable.
 
+pub mod deployment;
+pub mod garbage_collector;
 pub mod node_ipam;
 pub mod node_lifecycle;
 pub mod replicaset;
 pub mod scheduler;
+pub mod taint_eviction;
 
 use crate::services::Cidr;
 use std::time::Duration;
@@ -25,5 +28,8 @@ pub fn spawn(client: kube::Client, settings: Settings) {
     tokio::spawn(node_ipam::run(client.clone(), settings.clone()));
     tokio::spawn(node_lifecycle::run(client.clone(), settings));
     tokio::spawn(replicaset::run(client.clone()));
+    tokio::spawn(deployment::run(client.clone()));
+    tokio::spawn(garbage_collector::run(client.clone()));
+    tokio::spawn(taint_eviction::run(client.clone()));
     tokio::spawn(scheduler::run(client));
 }

@@ -16,7 +16,7 @@ mod resources;
 mod scoring;
 mod selectors;
 mod spread_constraints;
-mod taints;
+pub mod taints;
 mod tie_break;
 mod topology_spread;
 
