@@ -21,6 +21,9 @@ enum Command {
     Server(ServerArgs),
     /// Run a node agent that joins a cluster.
     Agent(AgentArgs),
+    /// Run the controllers and the scheduler against an API server (with
+    /// leader election, so several can run at once).
+    ControllerManager(keel_control_plane::controller_manager::ControllerManagerArgs),
     /// Run a multi-node cluster on this machine (nodes in network namespaces).
     #[command(subcommand)]
     Cluster(cluster::ClusterCmd),
@@ -87,6 +90,7 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Server(args) => runtime.block_on(run_server(args)),
         Command::Agent(args) => runtime.block_on(keel_node_agent::run(args)),
+        Command::ControllerManager(args) => runtime.block_on(keel_control_plane::controller_manager::run(args)),
         Command::Image(cmd) => runtime.block_on(image::run(cmd)),
         Command::Cluster(cmd) => runtime.block_on(cluster::run(cmd)),
         Command::ContainerShim { .. } => Ok(()),

@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod bootstrap;
+pub mod controller_manager;
 pub mod controllers;
 pub mod crd;
 pub mod crd_schema;

@@ -15,6 +15,30 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
+/// Leader election timing (kube-controller-manager's flags, in seconds).
+#[derive(clap::Args, Debug, Clone)]
+pub struct LeaderElectionArgs {
+    /// How long a leader's Lease is honoured without renewal.
+    #[arg(long, default_value_t = 15)]
+    pub leader_elect_lease_duration: u64,
+    /// How long a leader keeps trying to renew before it stops acting.
+    #[arg(long, default_value_t = 10)]
+    pub leader_elect_renew_deadline: u64,
+    /// Seconds between attempts to take or renew the Lease.
+    #[arg(long, default_value_t = 2)]
+    pub leader_elect_retry_period: u64,
+}
+
+impl LeaderElectionArgs {
+    pub fn timing(&self) -> crate::controllers::leader::Timing {
+        crate::controllers::leader::Timing {
+            lease_duration: Duration::from_secs(self.leader_elect_lease_duration.max(1)),
+            renew_deadline: Duration::from_secs(self.leader_elect_renew_deadline.max(1)),
+            retry_period: Duration::from_secs(self.leader_elect_retry_period.max(1)),
+        }
+    }
+}
+
 #[derive(clap::Args, Debug, Clone)]
 pub struct ServerArgs {
     /// Where the store, PKI, tokens and kubeconfig live.
@@ -61,6 +85,12 @@ pub struct ServerArgs {
     /// Do not run a node agent inside the server process.
     #[arg(long)]
     pub disable_agent: bool,
+    /// Do not run the controllers and the scheduler in this process (run
+    /// them with `keel controller-manager` instead).
+    #[arg(long)]
+    pub disable_controllers: bool,
+    #[command(flatten)]
+    pub leader_election: LeaderElectionArgs,
     /// Memory for the store's page cache, in MiB.
     #[arg(long, default_value_t = 16, hide = true)]
     pub store_cache_mib: u64,
@@ -167,7 +197,6 @@ pub async fn start(args: ServerArgs) -> Result<Started> {
     let acceptor = tls_acceptor(&pki)?;
 
     crate::bootstrap::run(&server, advertise, args.https_port).await?;
-    tokio::spawn(crate::bootstrap::maintain(server.clone()));
 
     let kubeconfig_path = args.data_dir.join("kubeconfig.yaml");
     let kubeconfig = pki::kubeconfig(&local_url(args.bind_address, args.https_port), &pki.ca_pem, &admin_token);
@@ -180,9 +209,13 @@ pub async fn start(args: ServerArgs) -> Result<Started> {
         cluster_cidr,
         node_mask: args.node_cidr_mask_size,
         node_grace: Duration::from_secs(args.node_monitor_grace_period.max(1)),
+        leader: args.leader_election.timing(),
     };
-    let client = controller_client(&local_url(args.bind_address, args.https_port), &pki.ca_pem, &controller_token)?;
-    crate::controllers::spawn(client, settings);
+    if !args.disable_controllers {
+        let url = local_url(args.bind_address, args.https_port);
+        let client = controller_client(&url, &pki.ca_pem, &controller_token)?;
+        crate::controllers::spawn(client, settings);
+    }
 
     Ok(Started {
         url: local_url(args.bind_address, args.https_port),
@@ -249,7 +282,7 @@ async fn serve(listener: TcpListener, acceptor: TlsAcceptor, app: axum::Router) 
     }
 }
 
-async fn shutdown_signal() {
+pub async fn shutdown_signal() {
     let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
         Ok(s) => s,
         Err(_) => return std::future::pending().await,

@@ -35,15 +35,19 @@ fn peers(nodes: &[Arc<Node>], me: &str) -> Vec<(Ipv4Net, Ipv4Addr)> {
 /// Keep the routes right until the agent stops.
 pub async fn run(client: kube::Client, network: Arc<NodeNetwork>, me: String) {
     let (reader, writer) = reflector::store::<Node>();
-    let stream = reflector(writer, watcher(Api::<Node>::all(client), watcher::Config::default()))
-        .default_backoff()
-        .touched_objects();
+    let stream = reflector(writer, watcher(Api::<Node>::all(client), watcher::Config::default())).default_backoff();
     futures::pin_mut!(stream);
     let mut applied: Option<Vec<(Ipv4Net, Ipv4Addr)>> = None;
     while let Some(event) = stream.next().await {
-        if let Err(e) = event {
-            tracing::warn!(error = %e, "node watch");
-            continue;
+        match event {
+            // A (re)list fills the store only at InitDone: act then, not on
+            // each listed object, or the routes would follow an empty store.
+            Ok(watcher::Event::Init | watcher::Event::InitApply(_)) => continue,
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "node watch");
+                continue;
+            }
         }
         let wanted = peers(&reader.state(), &me);
         if applied.as_ref() == Some(&wanted) {

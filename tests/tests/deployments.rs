@@ -97,7 +97,23 @@ fn echo_version(c: &Cluster, pod: &Value) -> String {
     let ip = pod["status"]["podIP"].as_str().unwrap_or_default();
     let out = c.on_node(1, &["curl", "-s", "--max-time", "5", &format!("http://{ip}:8080/")]);
     let body: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!("no echo JSON from {ip} ({e}): {:?} {}", out.status, String::from_utf8_lossy(&out.stderr))
+        let mut diag = String::new();
+        for i in 1..=3 {
+            for cmd in [&["ip", "route"][..], &["ip", "neigh"][..], &["ip", "-br", "addr"][..]] {
+                let o = c.on_node(i, cmd);
+                diag.push_str(&format!("node {i} {cmd:?}:\n{}\n", String::from_utf8_lossy(&o.stdout)));
+            }
+        }
+        let again = c.on_node(1, &["curl", "-s", "--max-time", "5", &format!("http://{ip}:8080/")]);
+        panic!(
+            "no echo JSON from {ip} on {} ({e}): {:?} {}\nretry: {:?} {}\n{diag}\n{}",
+            pod["spec"]["nodeName"],
+            out.status,
+            String::from_utf8_lossy(&out.stderr),
+            again.status,
+            String::from_utf8_lossy(&again.stdout),
+            c.logs()
+        )
     });
     body["version"].as_str().unwrap_or_default().to_string()
 }

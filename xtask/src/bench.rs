@@ -20,16 +20,16 @@ pub fn run(name: &str) -> Result<()> {
                     .env("KEEL_BIN", root().join("target/release/keel")),
             )
         }
-        "pods" => {
+        "pods" | "scale" => {
             crate::setup::ensure()?;
             crate::images::run(&root())?;
             crate::run(cargo().args(["build", "--release", "-p", "keel", "--bin", "keel"]))?;
             crate::run(
                 cargo()
-                    .args(["run", "--release", "-p", "keel-e2e", "--bin", "bench-pods"])
+                    .args(["run", "--release", "-p", "keel-e2e", "--bin", &format!("bench-{name}")])
                     .env("KEEL_BIN", root().join("target/release/keel")),
             )
         }
-        other => bail!("unknown benchmark {other:?}; known: api, pods"),
+        other => bail!("unknown benchmark {other:?}; known: api, pods, scale"),
     }
 }

@@ -301,6 +301,16 @@ async fn resource(server: &ApiServer, target: Target, req: Request) -> ApiResult
             _ => Err(ApiError::method_not_allowed()),
         };
     }
+    // `namespaces/<name>/finalize`: how the namespace controller lets a
+    // namespace go once it is empty (a PUT of the namespace whose
+    // spec.finalizers no longer lists `kubernetes`).
+    let finalize = sub.as_deref() == Some("finalize") && rt.group.is_empty() && rt.plural == "namespaces";
+    if finalize {
+        return match parts.method {
+            Method::PUT if call.target.name.is_some() => handlers::update(&call, &body).await,
+            _ => Err(ApiError::method_not_allowed()),
+        };
+    }
     match sub.as_deref() {
         None | Some("status") | Some("scale") => {}
         Some(_) => return Err(ApiError::not_found_path()),

@@ -3,6 +3,8 @@
 
 pub mod deployment;
 pub mod garbage_collector;
+pub mod leader;
+pub mod namespace;
 pub mod node_ipam;
 pub mod node_lifecycle;
 pub mod replicaset;
@@ -11,6 +13,7 @@ pub mod taint_eviction;
 
 use crate::services::Cidr;
 use std::time::Duration;
+use tokio::task::JoinSet;
 
 /// Settings the controllers share.
 #[derive(Debug, Clone)]
@@ -21,15 +24,39 @@ pub struct Settings {
     pub node_mask: u8,
     /// How long a node's Lease may go unrenewed before the node is NotReady.
     pub node_grace: Duration,
+    /// Leader election timing for the controller manager and the scheduler.
+    pub leader: leader::Timing,
 }
 
-/// Start every controller; they run until the process ends.
+/// Start the controller manager and the scheduler, each behind its own
+/// leader election (Leases `kube-controller-manager` and `kube-scheduler`
+/// in kube-system, as upstream), so several processes can run them and
+/// only one acts at a time. They run until the process ends.
 pub fn spawn(client: kube::Client, settings: Settings) {
-    tokio::spawn(node_ipam::run(client.clone(), settings.clone()));
-    tokio::spawn(node_lifecycle::run(client.clone(), settings));
-    tokio::spawn(replicaset::run(client.clone()));
-    tokio::spawn(deployment::run(client.clone()));
-    tokio::spawn(garbage_collector::run(client.clone()));
-    tokio::spawn(taint_eviction::run(client.clone()));
-    tokio::spawn(scheduler::run(client));
+    let me = leader::identity();
+    let timing = settings.leader;
+    let c = client.clone();
+    let id = me.clone();
+    tokio::spawn(async move {
+        let start = || {
+            let mut set = JoinSet::new();
+            set.spawn(node_ipam::run(c.clone(), settings.clone()));
+            set.spawn(node_lifecycle::run(c.clone(), settings.clone()));
+            set.spawn(taint_eviction::run(c.clone()));
+            set.spawn(replicaset::run(c.clone()));
+            set.spawn(deployment::run(c.clone()));
+            set.spawn(garbage_collector::run(c.clone()));
+            set.spawn(namespace::run(c.clone()));
+            set
+        };
+        leader::run(c.clone(), "kube-controller-manager", id, timing, start).await
+    });
+    tokio::spawn(async move {
+        let start = || {
+            let mut set = JoinSet::new();
+            set.spawn(scheduler::run(client.clone()));
+            set
+        };
+        leader::run(client.clone(), "kube-scheduler", me, timing, start).await
+    });
 }
