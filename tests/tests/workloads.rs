@@ -30,12 +30,7 @@ fn wait_ready(c: &Cluster, n: i64) {
     });
 }
 
-#[test]
-fn replicasets_keep_scale_and_replace_pods() {
-    let c = Cluster::up(2).expect("cluster");
-    c.apply(
-        V,
-        r#"
+const RS: &str = r#"
 apiVersion: apps/v1
 kind: ReplicaSet
 metadata: {name: web}
@@ -49,8 +44,12 @@ spec:
       - name: echo
         image: keel-test/echo:v1
         readinessProbe: {httpGet: {path: /healthz, port: 8080}, periodSeconds: 1}
-"#,
-    );
+"#;
+
+#[test]
+fn replicasets_keep_scale_and_replace_pods() {
+    let c = Cluster::up(2).expect("cluster");
+    c.apply(V, RS);
     wait_ready(&c, 3);
     let pods = rs_pods(&c);
     assert!(pods.iter().all(|p| p["metadata"]["ownerReferences"][0]["kind"] == "ReplicaSet"));
@@ -74,4 +73,36 @@ spec:
     });
     assert_ne!(replacement, victim);
     wait_ready(&c, 1);
+
+    // A pod relabelled out of the selector is released and replaced.
+    let pod = rs_pods(&c)[0]["metadata"]["name"].as_str().unwrap_or("").to_string();
+    c.ok(V, &["label", "pod", &pod, "app=elsewhere", "--overwrite"]);
+    let released = eventually(Duration::from_secs(30), "the relabelled pod released", || {
+        let p = c.pod(V, "default", &pod)?;
+        p["metadata"]["ownerReferences"].as_array().is_none_or(|o| o.is_empty()).then_some(p)
+    });
+    assert_eq!(released["metadata"]["labels"]["app"], "elsewhere");
+    wait_ready(&c, 1);
+    let events = c.ok(V, &["get", "events", "--field-selector", "involvedObject.name=web,reason=SuccessfulCreate"]);
+    assert!(events.contains("Created pod: web-"), "{events}");
+
+    // Orphaned by a `--cascade=orphan` delete, the pod is adopted by a new
+    // ReplicaSet with the same selector instead of being replaced.
+    let kept = rs_pods(&c)[0]["metadata"]["name"].as_str().unwrap_or("").to_string();
+    c.ok(V, &["delete", "rs", "web", "--cascade=orphan"]);
+    eventually(Duration::from_secs(30), "the pod orphaned", || {
+        let p = c.pod(V, "default", &kept)?;
+        p["metadata"]["ownerReferences"].as_array().is_none_or(|o| o.is_empty()).then_some(())
+    });
+    c.apply(V, &RS.replace("replicas: 3", "replicas: 1"));
+    let new_uid = eventually(Duration::from_secs(30), "the new ReplicaSet", || {
+        let out = c.ok(V, &["get", "rs", "web", "-o", "json"]);
+        serde_json::from_str::<Value>(&out).ok()?["metadata"]["uid"].as_str().map(String::from)
+    });
+    eventually(Duration::from_secs(30), "the orphan adopted", || {
+        let p = c.pod(V, "default", &kept)?;
+        (p["metadata"]["ownerReferences"][0]["uid"] == new_uid.as_str()).then_some(())
+    });
+    wait_ready(&c, 1);
+    assert_eq!(rs_pods(&c)[0]["metadata"]["name"], kept.as_str(), "adopted, not replaced");
 }

@@ -9,9 +9,12 @@
 
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::ReplicaSet;
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{ObjectReference, Pod};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use kube::core::{Selector, SelectorExt};
 use kube::runtime::controller::{Action, Controller};
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{watcher, WatchStreamExt};
 use kube::ResourceExt;
@@ -39,6 +42,7 @@ struct Expectations {
 
 struct Context {
     client: kube::Client,
+    recorder: Recorder,
     pods: Store<Pod>,
     expectations: Mutex<HashMap<String, Expectations>>,
 }
@@ -85,8 +89,65 @@ fn deletion_rank(p: &Pod) -> (u8, u8, u8, std::cmp::Reverse<Option<k8s_openapi::
     )
 }
 
-fn owned_by(p: &Pod, uid: &str) -> bool {
-    p.metadata.owner_references.iter().flatten().any(|o| o.controller == Some(true) && o.uid == uid)
+fn controller_of(p: &Pod) -> Option<&OwnerReference> {
+    p.metadata.owner_references.iter().flatten().find(|o| o.controller == Some(true))
+}
+
+fn reference_to(rs: &ReplicaSet) -> OwnerReference {
+    OwnerReference {
+        api_version: "apps/v1".into(),
+        kind: "ReplicaSet".into(),
+        name: rs.name_any(),
+        uid: rs.uid().unwrap_or_default(),
+        controller: Some(true),
+        block_owner_deletion: Some(true),
+    }
+}
+
+/// The pods this ReplicaSet controls, as kube-controller-manager's
+/// ControllerRefManager claims them: orphans that match the selector are
+/// adopted, owned pods whose labels no longer match are released.
+async fn claim_pods(rs: &ReplicaSet, ctx: &Context) -> Result<Vec<Arc<Pod>>, Error> {
+    let (ns, uid) = (rs.namespace().unwrap_or_default(), rs.uid().unwrap_or_default());
+    let selector: Option<Selector> = rs.spec.as_ref().and_then(|s| s.selector.clone().try_into().ok());
+    let matches = |p: &Pod| selector.as_ref().is_some_and(|s| !s.selects_all() && s.matches(p.labels()));
+    let api: Api<Pod> = Api::namespaced(ctx.client.clone(), &ns);
+    let mut claimed = Vec::new();
+    for p in ctx.pods.state().into_iter().filter(|p| p.metadata.namespace.as_deref() == Some(ns.as_str())) {
+        let deleting = p.metadata.deletion_timestamp.is_some();
+        match controller_of(&p) {
+            Some(o) if o.uid == uid => {
+                if matches(&p) || deleting || rs.metadata.deletion_timestamp.is_some() {
+                    claimed.push(p);
+                    continue;
+                }
+                let refs: Vec<OwnerReference> =
+                    p.metadata.owner_references.iter().flatten().filter(|o| o.uid != uid).cloned().collect();
+                let patch =
+                    json!({"metadata": {"ownerReferences": if refs.is_empty() { json!(null) } else { json!(refs) }}});
+                match api.patch(&p.name_any(), &PatchParams::default(), &Patch::Merge(patch)).await {
+                    Ok(_) => {
+                        tracing::info!(replicaset = %rs.name_any(), pod = %p.name_any(), "released a pod that no longer matches")
+                    }
+                    Err(e) => tracing::debug!(pod = %p.name_any(), error = %e, "releasing a pod"),
+                }
+            }
+            None if !deleting && rs.metadata.deletion_timestamp.is_none() && matches(&p) => {
+                let mut refs = p.metadata.owner_references.clone().unwrap_or_default();
+                refs.push(reference_to(rs));
+                let patch = json!({"metadata": {"ownerReferences": refs}});
+                match api.patch(&p.name_any(), &PatchParams::default(), &Patch::Merge(patch)).await {
+                    Ok(adopted) => {
+                        tracing::info!(replicaset = %rs.name_any(), pod = %p.name_any(), "adopted an orphan pod");
+                        claimed.push(Arc::new(adopted));
+                    }
+                    Err(e) => tracing::debug!(pod = %p.name_any(), error = %e, "adopting a pod"),
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(claimed)
 }
 
 async fn reconcile(rs: Arc<ReplicaSet>, ctx: Arc<Context>) -> Result<Action, Error> {
@@ -94,12 +155,7 @@ async fn reconcile(rs: Arc<ReplicaSet>, ctx: Arc<Context>) -> Result<Action, Err
         return Ok(Action::await_change());
     }
     let (ns, name, uid) = (rs.namespace().unwrap_or_default(), rs.name_any(), rs.uid().unwrap_or_default());
-    let pods: Vec<Arc<Pod>> = ctx
-        .pods
-        .state()
-        .into_iter()
-        .filter(|p| p.metadata.namespace.as_deref() == Some(ns.as_str()) && owned_by(p, &uid))
-        .collect();
+    let pods = claim_pods(&rs, &ctx).await?;
     // Wait until what we asked for shows up (or is given up on).
     {
         let mut all = ctx.expectations.lock().unwrap_or_else(|e| e.into_inner());
@@ -125,14 +181,7 @@ async fn reconcile(rs: Arc<ReplicaSet>, ctx: Arc<Context>) -> Result<Action, Err
         meta.name = None;
         meta.generate_name = Some(format!("{name}-"));
         meta.namespace = Some(ns.clone());
-        meta.owner_references = Some(vec![k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {
-            api_version: "apps/v1".into(),
-            kind: "ReplicaSet".into(),
-            name: name.clone(),
-            uid: uid.clone(),
-            controller: Some(true),
-            block_owner_deletion: Some(true),
-        }]);
+        meta.owner_references = Some(vec![reference_to(&rs)]);
         let pod = Pod { metadata: meta, spec: template.spec, status: None };
         // kube-controller-manager creates in slow-start batches; a burst of
         // concurrent creates is as good here.
@@ -141,6 +190,7 @@ async fn reconcile(rs: Arc<ReplicaSet>, ctx: Arc<Context>) -> Result<Action, Err
         for created in futures::future::join_all(creates).await {
             match created {
                 Ok(p) => {
+                    event(&ctx, &rs, "SuccessfulCreate", format!("Created pod: {}", p.name_any()));
                     exp.creates.insert(p.name_any());
                 }
                 Err(e) => tracing::warn!(replicaset = %name, error = %e, "creating a pod"),
@@ -152,6 +202,7 @@ async fn reconcile(rs: Arc<ReplicaSet>, ctx: Arc<Context>) -> Result<Action, Err
         for v in victims {
             match api.delete(&v, &DeleteParams::default()).await {
                 Ok(_) => {
+                    event(&ctx, &rs, "SuccessfulDelete", format!("Deleted pod: {v}"));
                     exp.deletes.insert(v);
                 }
                 Err(kube::Error::Api(e)) if e.code == 404 => {}
@@ -197,6 +248,31 @@ async fn reconcile(rs: Arc<ReplicaSet>, ctx: Arc<Context>) -> Result<Action, Err
     Ok(if min_ready > 0 { Action::requeue(Duration::from_secs(1)) } else { Action::requeue(Duration::from_secs(30)) })
 }
 
+/// A Normal event on the ReplicaSet, published in the background.
+fn event(ctx: &Context, rs: &ReplicaSet, reason: &str, note: String) {
+    let reference = ObjectReference {
+        api_version: Some("apps/v1".into()),
+        kind: Some("ReplicaSet".into()),
+        name: rs.metadata.name.clone(),
+        namespace: rs.metadata.namespace.clone(),
+        uid: rs.metadata.uid.clone(),
+        ..Default::default()
+    };
+    let event = Event {
+        type_: EventType::Normal,
+        reason: reason.into(),
+        note: Some(note),
+        action: reason.trim_start_matches("Successful").into(),
+        secondary: None,
+    };
+    let recorder = ctx.recorder.clone();
+    tokio::spawn(async move {
+        if let Err(e) = recorder.publish(&event, &reference).await {
+            tracing::debug!(error = %e, "publishing a replicaset event");
+        }
+    });
+}
+
 fn error_policy(rs: Arc<ReplicaSet>, e: &Error, _ctx: Arc<Context>) -> Action {
     tracing::warn!(replicaset = %rs.name_any(), error = %e, "replicaset");
     Action::requeue(Duration::from_secs(2))
@@ -214,7 +290,13 @@ pub async fn run(client: kube::Client) {
     if pods.wait_until_ready().await.is_err() {
         return;
     }
-    let ctx = Arc::new(Context { client: client.clone(), pods, expectations: Mutex::new(HashMap::new()) });
+    let reporter = Reporter { controller: "replicaset-controller".into(), instance: None };
+    let ctx = Arc::new(Context {
+        client: client.clone(),
+        recorder: Recorder::new(client.clone(), reporter),
+        pods,
+        expectations: Mutex::new(HashMap::new()),
+    });
     Controller::new(Api::<ReplicaSet>::all(client.clone()), watcher::Config::default())
         .owns(Api::<Pod>::all(client), watcher::Config::default())
         .run(reconcile, error_policy, ctx)
