@@ -17,7 +17,7 @@ fn pods(c: &Cluster) -> Vec<Value> {
 
 #[test]
 fn pods_are_scheduled_spread_and_explained() {
-    let c = Cluster::up(2).expect("cluster");
+    let c = Cluster::up(3).expect("cluster");
     let mut manifest = String::new();
     for i in 0..6 {
         manifest.push_str(&format!(
@@ -32,7 +32,7 @@ fn pods_are_scheduled_spread_and_explained() {
     );
     c.apply(V, &manifest);
 
-    // All six run, spread over both nodes.
+    // All six run, spread over the three nodes.
     let placed = eventually(Duration::from_secs(60), "six web pods Running", || {
         let list = pods(&c);
         let web: Vec<&Value> = list.iter().filter(|p| p["metadata"]["labels"]["app"] == "web").collect();
@@ -44,14 +44,14 @@ fn pods_are_scheduled_spread_and_explained() {
             per_node
         })
     });
-    assert_eq!(placed.len(), 2, "pods on both nodes: {placed:?}");
-    assert!(placed.values().all(|n| *n == 3), "spread evenly: {placed:?}");
+    assert_eq!(placed.len(), 3, "pods on every node: {placed:?}");
+    assert!(placed.values().all(|n| *n == 2), "spread evenly: {placed:?}");
     let events =
         c.ok(V, &["get", "events", "--field-selector", "involvedObject.name=web-0,reason=Scheduled", "-o", "json"]);
     assert!(events.contains("Successfully assigned default/web-0 to"), "{events}");
 
     // Explained failures, in kube-scheduler's words.
-    let want = "0/2 nodes are available: 2 node(s) didn't match Pod's node affinity/selector.";
+    let want = "0/3 nodes are available: 3 node(s) didn't match Pod's node affinity/selector.";
     let e = eventually(Duration::from_secs(30), "FailedScheduling for picky", || {
         let e = c.ok(
             V,
@@ -68,7 +68,7 @@ fn pods_are_scheduled_spread_and_explained() {
     assert_eq!(cond["reason"], "Unschedulable");
     eventually(Duration::from_secs(30), "FailedScheduling for huge", || {
         let e = c.ok(V, &["get", "events", "--field-selector", "involvedObject.name=huge", "-o", "json"]);
-        e.contains("0/2 nodes are available: 2 Insufficient memory.").then_some(())
+        e.contains("0/3 nodes are available: 3 Insufficient memory.").then_some(())
     });
     let described = c.ok(V, &["describe", "pod", "picky"]);
     assert!(described.contains("FailedScheduling"), "{described}");
