@@ -13,7 +13,8 @@ fn ensure_components() -> Result<()> {
         .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
         .unwrap_or_default();
     let missing: Vec<&str> =
-        ["rustfmt", "clippy"].into_iter().filter(|c| !installed.lines().any(|l| l.starts_with(c))).collect();
+        // rust-src: the eBPF programs build `core` for the bpfel target.
+        ["rustfmt", "clippy", "rust-src"].into_iter().filter(|c| !installed.lines().any(|l| l.starts_with(c))).collect();
     if !missing.is_empty() {
         let mut cmd = Command::new("rustup");
         cmd.args(["component", "add"]).args(&missing);
@@ -34,6 +35,14 @@ fn ensure_packages() -> Result<()> {
         ("/bin/busybox", "busybox-static"),
         // The OCI registry the image-pull tests push to and pull from.
         ("/usr/bin/docker-registry", "docker-registry"),
+        // bpf-linker links the eBPF programs against LLVM 22 (rustc's LLVM).
+        ("/usr/lib/llvm-22/bin/llvm-config", "llvm-22-dev"),
+        ("/usr/include/zstd.h", "libzstd-dev"),
+        ("/usr/include/zlib.h", "zlib1g-dev"),
+        // Inspecting maps and attachments when debugging the load balancer.
+        ("/usr/sbin/bpftool", "bpftool"),
+        // The kube-proxy-style baseline of the load-balancer benchmark.
+        ("/usr/sbin/iptables-restore", "iptables"),
     ];
     let missing: Vec<&str> =
         wanted.iter().filter(|(file, _)| !std::path::Path::new(file).exists()).map(|(_, pkg)| *pkg).collect();
@@ -60,9 +69,27 @@ fn check_kubectl() -> Result<()> {
     Ok(())
 }
 
+/// bpf-linker, built against Debian's LLVM 22 (its default, LLVM 23, is
+/// not packaged here); without LLVM_PREFIX its build finds LLVM 14.
+fn ensure_bpf_linker() -> Result<()> {
+    let have = Command::new("bpf-linker").arg("--version").output().is_ok_and(|o| o.status.success());
+    if have {
+        return Ok(());
+    }
+    eprintln!("==> installing bpf-linker (LLVM 22; about a minute)");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.args(["install", "bpf-linker", "--locked", "--no-default-features", "--features", "llvm-22"])
+        .env("LLVM_PREFIX", "/usr/lib/llvm-22")
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS");
+    run(&mut cmd)
+}
+
 pub fn ensure() -> Result<()> {
     eprintln!("==> checking the machine");
     ensure_components()?;
     ensure_packages()?;
+    ensure_bpf_linker()?;
     check_kubectl()
 }

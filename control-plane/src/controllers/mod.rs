@@ -2,6 +2,7 @@
 //! like kube-controller-manager: level-triggered, idempotent, restartable.
 
 pub mod deployment;
+pub mod endpoints;
 pub mod garbage_collector;
 pub mod leader;
 pub mod namespace;
@@ -45,6 +46,7 @@ pub fn spawn(client: kube::Client, settings: Settings) {
             set.spawn(taint_eviction::run(c.clone()));
             set.spawn(replicaset::run(c.clone()));
             set.spawn(deployment::run(c.clone()));
+            set.spawn(endpoints::run(c.clone()));
             set.spawn(garbage_collector::run(c.clone()));
             set.spawn(namespace::run(c.clone()));
             set
