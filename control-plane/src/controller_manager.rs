@@ -23,6 +23,10 @@ pub struct ControllerManagerArgs {
     /// Seconds a node may go without renewing its Lease before it is NotReady.
     #[arg(long, default_value_t = 20)]
     pub node_monitor_grace_period: u64,
+    /// Addresses LoadBalancer Services get (CIDRs or FIRST-LAST ranges,
+    /// comma-separated); empty leaves them pending.
+    #[arg(long, default_value = "")]
+    pub load_balancer_pool: String,
     #[command(flatten)]
     pub leader_election: LeaderElectionArgs,
 }
@@ -37,6 +41,8 @@ pub async fn run(args: ControllerManagerArgs) -> anyhow::Result<()> {
         node_mask: args.node_cidr_mask_size,
         node_grace: Duration::from_secs(args.node_monitor_grace_period.max(1)),
         leader: args.leader_election.timing(),
+        lb_pool: crate::controllers::load_balancer::Pool::parse(&args.load_balancer_pool)
+            .map_err(anyhow::Error::msg)?,
     };
     crate::controllers::spawn(client, settings);
     tracing::info!("controller manager started; waiting for leadership");

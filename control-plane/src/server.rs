@@ -89,6 +89,10 @@ pub struct ServerArgs {
     /// them with `keel controller-manager` instead).
     #[arg(long)]
     pub disable_controllers: bool,
+    /// Addresses LoadBalancer Services get (CIDRs or FIRST-LAST ranges,
+    /// comma-separated); empty leaves them pending.
+    #[arg(long, default_value = "")]
+    pub load_balancer_pool: String,
     #[command(flatten)]
     pub leader_election: LeaderElectionArgs,
     /// Memory for the store's page cache, in MiB.
@@ -210,6 +214,8 @@ pub async fn start(args: ServerArgs) -> Result<Started> {
         node_mask: args.node_cidr_mask_size,
         node_grace: Duration::from_secs(args.node_monitor_grace_period.max(1)),
         leader: args.leader_election.timing(),
+        lb_pool: crate::controllers::load_balancer::Pool::parse(&args.load_balancer_pool)
+            .map_err(anyhow::Error::msg)?,
     };
     if !args.disable_controllers {
         let url = local_url(args.bind_address, args.https_port);

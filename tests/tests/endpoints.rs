@@ -224,3 +224,50 @@ spec:
         .any(|c| c["type"] == "Ready" && c["status"] == "True");
     assert!(!ready, "the pod itself is not ready");
 }
+
+fn lb_ip(c: &Cluster, svc: &str) -> Option<String> {
+    let out = c.ok(V, &["get", "service", svc, "-o", "json"]);
+    let v: Value = serde_json::from_str(&out).ok()?;
+    v["status"]["loadBalancer"]["ingress"][0]["ip"].as_str().map(String::from)
+}
+
+#[test]
+fn load_balancers_get_addresses_from_the_pool() {
+    // keel cluster up's pool is the underlay's .200-.239.
+    let c = Cluster::up(1).expect("cluster");
+    let lb = |name: &str, extra: &str| {
+        format!("apiVersion: v1\nkind: Service\nmetadata: {{name: {name}}}\nspec:\n  type: LoadBalancer\n  selector: {{app: x}}\n  ports: [{{port: 80}}]\n{extra}---\n")
+    };
+    let manifest = lb("a", "")
+        + &lb("b", "")
+        + &lb("pinned", "  loadBalancerIP: 172.31.0.230\n")
+        + &lb("theirs", "  loadBalancerClass: example.com/other\n")
+        + &lb("outside", "  loadBalancerIP: 10.9.9.9\n");
+    c.apply(V, &manifest);
+    let (a, b) =
+        eventually(Duration::from_secs(30), "addresses for a and b", || Some((lb_ip(&c, "a")?, lb_ip(&c, "b")?)));
+    assert_ne!(a, b);
+    for ip in [&a, &b] {
+        let last: u8 = ip.rsplit('.').next().and_then(|o| o.parse().ok()).unwrap_or(0);
+        assert!(ip.starts_with("172.31.0.") && (200..=239).contains(&last), "{ip}");
+    }
+    eventually(Duration::from_secs(30), "the requested address", || {
+        (lb_ip(&c, "pinned").as_deref() == Some("172.31.0.230")).then_some(())
+    });
+    let table = c.ok(V, &["get", "service", "a"]);
+    assert!(table.contains(&a), "EXTERNAL-IP shown: {table}");
+    // Another class's service and an address outside the pool stay pending,
+    // the latter with a Warning event that says why.
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(lb_ip(&c, "theirs"), None);
+    assert_eq!(lb_ip(&c, "outside"), None);
+    let events = c.ok(V, &["get", "events", "--field-selector", "involvedObject.name=outside,reason=AllocationFailed"]);
+    assert!(events.contains("load-balancer pool"), "{events}");
+    // No longer a LoadBalancer: the address is given back and reused.
+    c.ok(V, &["patch", "service", "a", "--type=merge", "-p", r#"{"spec":{"type":"ClusterIP"}}"#]);
+    eventually(Duration::from_secs(30), "a's address released", || lb_ip(&c, "a").is_none().then_some(()));
+    c.apply(V, &lb("c", ""));
+    eventually(Duration::from_secs(30), "c reuses a's address", || {
+        (lb_ip(&c, "c").as_deref() == Some(a.as_str())).then_some(())
+    });
+}

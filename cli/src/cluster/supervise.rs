@@ -63,6 +63,7 @@ async fn start(state: &Arc<Mutex<ClusterState>>, s: &ClusterState) -> Result<()>
         .arg("--data-dir")
         .arg(&server_dir)
         .args(&s.server_args)
+        .args(default_lb_pool(&s.server_args, s.underlay_gateway))
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log);
@@ -191,4 +192,14 @@ fn spawn_agent(s: &ClusterState, i: usize) -> Result<std::process::Child> {
     let child = cmd.spawn()?;
     drop(ns);
     Ok(child)
+}
+
+/// LoadBalancer addresses from the top of the underlay subnet (.200-.239),
+/// reachable from the underlay like the nodes, unless the user set a pool.
+fn default_lb_pool(server_args: &[String], gateway: std::net::Ipv4Addr) -> Vec<String> {
+    if server_args.iter().any(|a| a.starts_with("--load-balancer-pool")) {
+        return Vec::new();
+    }
+    let [a, b, c, _] = gateway.octets();
+    vec![format!("--load-balancer-pool={a}.{b}.{c}.200-{a}.{b}.{c}.239")]
 }

@@ -5,6 +5,7 @@ pub mod deployment;
 pub mod endpoints;
 pub mod garbage_collector;
 pub mod leader;
+pub mod load_balancer;
 pub mod namespace;
 pub mod node_ipam;
 pub mod node_lifecycle;
@@ -27,6 +28,8 @@ pub struct Settings {
     pub node_grace: Duration,
     /// Leader election timing for the controller manager and the scheduler.
     pub leader: leader::Timing,
+    /// Addresses for LoadBalancer Services (none: they stay pending).
+    pub lb_pool: load_balancer::Pool,
 }
 
 /// Start the controller manager and the scheduler, each behind its own
@@ -47,6 +50,7 @@ pub fn spawn(client: kube::Client, settings: Settings) {
             set.spawn(replicaset::run(c.clone()));
             set.spawn(deployment::run(c.clone()));
             set.spawn(endpoints::run(c.clone()));
+            set.spawn(load_balancer::run(c.clone(), settings.lb_pool.clone()));
             set.spawn(garbage_collector::run(c.clone()));
             set.spawn(namespace::run(c.clone()));
             set
