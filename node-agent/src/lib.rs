@@ -19,6 +19,7 @@ pub mod network;
 mod node;
 mod peers;
 pub mod runtime;
+pub mod service_lb;
 
 use anyhow::{Context, Result};
 use std::net::IpAddr;

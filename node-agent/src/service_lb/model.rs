@@ -1,0 +1,280 @@
+//! What the load balancer should hold for one Service: a frontend per
+//! address and port clients may use (ClusterIP, externalIPs, LoadBalancer
+//! ingress IPs, and this node's IPs at the NodePort), each with the ready
+//! backends of that port from the Service's EndpointSlices. Pure, so the
+//! rules (named ports, internalTrafficPolicy, terminating endpoints,
+//! session affinity) are tested without a kernel.
+
+use k8s_openapi::api::core::v1::{Service, ServicePort};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use std::collections::BTreeSet;
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Protocol {
+    Tcp,
+    Udp,
+}
+
+impl Protocol {
+    fn parse(s: Option<&str>) -> Option<Self> {
+        match s.unwrap_or("TCP") {
+            "TCP" => Some(Protocol::Tcp),
+            "UDP" => Some(Protocol::Udp),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Frontend {
+    pub ip: Ipv4Addr,
+    pub port: u16,
+    pub protocol: Protocol,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Backend {
+    pub ip: Ipv4Addr,
+    pub port: u16,
+}
+
+/// Which kind of address a frontend is (for listing and policies).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Kind {
+    ClusterIp,
+    ExternalIp,
+    LoadBalancer,
+    NodePort,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub frontend: Frontend,
+    pub kind: Kind,
+    /// `namespace/name:port-name`, for listing.
+    pub service: String,
+    pub backends: Vec<Backend>,
+    /// sessionAffinity ClientIP and its timeout.
+    pub affinity: Option<Duration>,
+}
+
+fn port_u16(p: i32) -> Option<u16> {
+    u16::try_from(p).ok().filter(|p| *p > 0)
+}
+
+/// The ready backends of one service port across the slices, optionally
+/// only those on `node` (internalTrafficPolicy: Local).
+fn backends_for(sp: &ServicePort, slices: &[&EndpointSlice], only_node: Option<&str>) -> Vec<Backend> {
+    let name = sp.name.as_deref().unwrap_or("");
+    let proto = sp.protocol.as_deref().unwrap_or("TCP");
+    let mut out = BTreeSet::new();
+    for slice in slices.iter().filter(|s| s.address_type == "IPv4") {
+        let port = slice
+            .ports
+            .iter()
+            .flatten()
+            .find(|p| p.name.as_deref().unwrap_or("") == name && p.protocol.as_deref().unwrap_or("TCP") == proto);
+        let Some(port) = port.and_then(|p| p.port).and_then(port_u16) else { continue };
+        for ep in &slice.endpoints {
+            // A missing `ready` means ready (the API's rule); terminating
+            // endpoints are not ready and take no new connections.
+            let ready = ep.conditions.as_ref().and_then(|c| c.ready).unwrap_or(true);
+            if !ready {
+                continue;
+            }
+            if only_node.is_some() && ep.node_name.as_deref() != only_node {
+                continue;
+            }
+            for addr in &ep.addresses {
+                if let Ok(ip) = addr.parse::<Ipv4Addr>() {
+                    out.insert(Backend { ip, port });
+                }
+            }
+        }
+    }
+    out.into_iter().collect()
+}
+
+/// The entries for `svc` on the node `node` whose addresses are `node_ips`.
+pub fn entries(svc: &Service, slices: &[&EndpointSlice], node: &str, node_ips: &[Ipv4Addr]) -> Vec<Entry> {
+    let Some(spec) = svc.spec.as_ref() else { return Vec::new() };
+    let ty = spec.type_.as_deref().unwrap_or("ClusterIP");
+    if ty == "ExternalName" {
+        return Vec::new();
+    }
+    let id =
+        format!("{}/{}", svc.metadata.namespace.as_deref().unwrap_or(""), svc.metadata.name.as_deref().unwrap_or(""));
+    let affinity = (spec.session_affinity.as_deref() == Some("ClientIP")).then(|| {
+        let secs = spec
+            .session_affinity_config
+            .as_ref()
+            .and_then(|c| c.client_ip.as_ref())
+            .and_then(|c| c.timeout_seconds)
+            .unwrap_or(10800);
+        Duration::from_secs(u64::try_from(secs).unwrap_or(10800))
+    });
+    let local_only = spec.internal_traffic_policy.as_deref() == Some("Local");
+    let cluster_ips: Vec<Ipv4Addr> = spec
+        .cluster_ips
+        .iter()
+        .flatten()
+        .chain(spec.cluster_ip.iter())
+        .filter_map(|ip| ip.parse().ok())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let external: Vec<Ipv4Addr> = spec.external_ips.iter().flatten().filter_map(|ip| ip.parse().ok()).collect();
+    let lb: Vec<Ipv4Addr> = if ty == "LoadBalancer" {
+        svc.status
+            .as_ref()
+            .and_then(|s| s.load_balancer.as_ref())
+            .and_then(|l| l.ingress.as_ref())
+            .into_iter()
+            .flatten()
+            .filter_map(|i| i.ip.as_deref()?.parse().ok())
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let mut out = Vec::new();
+    for sp in spec.ports.iter().flatten() {
+        let (Some(protocol), Some(port)) = (Protocol::parse(sp.protocol.as_deref()), port_u16(sp.port)) else {
+            continue;
+        };
+        let service = format!("{id}:{}", sp.name.as_deref().unwrap_or(""));
+        let all = backends_for(sp, slices, None);
+        let mut push = |ip: Ipv4Addr, port: u16, kind: Kind, backends: Vec<Backend>| {
+            out.push(Entry {
+                frontend: Frontend { ip, port, protocol },
+                kind,
+                service: service.clone(),
+                backends,
+                affinity,
+            });
+        };
+        // Headless services have no virtual address to translate.
+        if !cluster_ips.is_empty() {
+            let internal = if local_only { backends_for(sp, slices, Some(node)) } else { all.clone() };
+            for ip in &cluster_ips {
+                push(*ip, port, Kind::ClusterIp, internal.clone());
+            }
+        }
+        for ip in &external {
+            push(*ip, port, Kind::ExternalIp, all.clone());
+        }
+        for ip in &lb {
+            push(*ip, port, Kind::LoadBalancer, all.clone());
+        }
+        if matches!(ty, "NodePort" | "LoadBalancer") {
+            if let Some(node_port) = sp.node_port.and_then(port_u16) {
+                for ip in node_ips {
+                    push(*ip, node_port, Kind::NodePort, all.clone());
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn svc(spec: serde_json::Value, status: serde_json::Value) -> Service {
+        serde_json::from_value(
+            json!({"metadata": {"name": "web", "namespace": "default"}, "spec": spec, "status": status}),
+        )
+        .expect("service")
+    }
+
+    fn slice(ports: serde_json::Value, eps: &[(&str, Option<bool>, &str)]) -> EndpointSlice {
+        let endpoints: Vec<serde_json::Value> = eps
+            .iter()
+            .map(|(ip, ready, node)| {
+                let mut e = json!({"addresses": [ip], "nodeName": node});
+                if let Some(r) = ready {
+                    e["conditions"] = json!({"ready": r});
+                }
+                e
+            })
+            .collect();
+        serde_json::from_value(
+            json!({"metadata": {"name": "s"}, "addressType": "IPv4", "ports": ports, "endpoints": endpoints}),
+        )
+        .expect("slice")
+    }
+
+    fn ips(bs: &[Backend]) -> Vec<String> {
+        bs.iter().map(|b| format!("{}:{}", b.ip, b.port)).collect()
+    }
+
+    #[test]
+    fn cluster_ip_frontends_get_the_ready_backends_of_their_named_port() {
+        let s = svc(
+            json!({"clusterIP": "10.96.0.50", "clusterIPs": ["10.96.0.50"], "ports": [
+                {"name": "http", "port": 80, "protocol": "TCP"}, {"name": "dns", "port": 53, "protocol": "UDP"}]}),
+            json!({}),
+        );
+        let sl = slice(
+            json!([{"name": "http", "port": 8080, "protocol": "TCP"}, {"name": "dns", "port": 5353, "protocol": "UDP"}]),
+            &[("10.244.0.5", Some(true), "n1"), ("10.244.1.5", None, "n2"), ("10.244.1.6", Some(false), "n2")],
+        );
+        let e = entries(&s, &[&sl], "n1", &[]);
+        assert_eq!(e.len(), 2);
+        assert_eq!(e[0].frontend, Frontend { ip: "10.96.0.50".parse().unwrap(), port: 80, protocol: Protocol::Tcp });
+        assert_eq!(ips(&e[0].backends), ["10.244.0.5:8080", "10.244.1.5:8080"]);
+        assert_eq!(e[1].frontend.protocol, Protocol::Udp);
+        assert_eq!(ips(&e[1].backends), ["10.244.0.5:5353", "10.244.1.5:5353"]);
+        assert_eq!(e[0].service, "default/web:http");
+        assert_eq!(e[0].affinity, None);
+    }
+
+    #[test]
+    fn internal_traffic_policy_local_keeps_this_nodes_backends() {
+        let s = svc(
+            json!({"clusterIP": "10.96.0.50", "internalTrafficPolicy": "Local", "ports": [{"port": 80}]}),
+            json!({}),
+        );
+        let sl = slice(json!([{"port": 8080}]), &[("10.244.0.5", Some(true), "n1"), ("10.244.1.5", Some(true), "n2")]);
+        assert_eq!(ips(&entries(&s, &[&sl], "n2", &[])[0].backends), ["10.244.1.5:8080"]);
+    }
+
+    #[test]
+    fn node_ports_load_balancer_ips_external_ips_and_affinity() {
+        let s = svc(
+            json!({"type": "LoadBalancer", "clusterIP": "10.96.0.50", "externalIPs": ["192.0.2.7"],
+                   "sessionAffinity": "ClientIP", "sessionAffinityConfig": {"clientIP": {"timeoutSeconds": 60}},
+                   "ports": [{"port": 80, "nodePort": 30080}]}),
+            json!({"loadBalancer": {"ingress": [{"ip": "172.31.0.200"}]}}),
+        );
+        let sl = slice(json!([{"port": 8080}]), &[("10.244.0.5", Some(true), "n1")]);
+        let e = entries(&s, &[&sl], "n1", &["172.31.0.11".parse().unwrap()]);
+        let kinds: Vec<(Kind, String)> =
+            e.iter().map(|x| (x.kind, format!("{}:{}", x.frontend.ip, x.frontend.port))).collect();
+        assert_eq!(
+            kinds,
+            [
+                (Kind::ClusterIp, "10.96.0.50:80".into()),
+                (Kind::ExternalIp, "192.0.2.7:80".into()),
+                (Kind::LoadBalancer, "172.31.0.200:80".into()),
+                (Kind::NodePort, "172.31.0.11:30080".into()),
+            ]
+        );
+        assert!(e.iter().all(|x| x.affinity == Some(Duration::from_secs(60)) && x.backends.len() == 1));
+    }
+
+    #[test]
+    fn headless_external_name_and_empty_services() {
+        let headless = svc(json!({"clusterIP": "None", "ports": [{"port": 80}]}), json!({}));
+        assert!(entries(&headless, &[], "n1", &[]).is_empty());
+        let ext = svc(json!({"type": "ExternalName", "externalName": "example.invalid"}), json!({}));
+        assert!(entries(&ext, &[], "n1", &[]).is_empty());
+        let empty = svc(json!({"clusterIP": "10.96.0.9", "ports": [{"port": 80}]}), json!({}));
+        let e = entries(&empty, &[], "n1", &[]);
+        assert_eq!(e.len(), 1);
+        assert!(e[0].backends.is_empty(), "a frontend without backends still exists (and refuses)");
+    }
+}
