@@ -6,6 +6,7 @@ use keel_node_agent::AgentArgs;
 
 mod cluster;
 mod image;
+mod lb;
 
 #[derive(Parser)]
 #[command(name = "keel", version, about = "Keel: a networking-first Kubernetes in one binary")]
@@ -30,6 +31,9 @@ enum Command {
     /// Manage the node's image store.
     #[command(subcommand)]
     Image(image::ImageCmd),
+    /// Show the nodes' eBPF service load balancers (from their pinned maps).
+    #[command(subcommand)]
+    Lb(lb::LbCmd),
     /// Run one container (started by the agent, not by hand).
     #[command(hide = true)]
     ContainerShim { state_dir: std::path::PathBuf },
@@ -92,6 +96,7 @@ fn main() -> anyhow::Result<()> {
         Command::Agent(args) => runtime.block_on(keel_node_agent::run(args)),
         Command::ControllerManager(args) => runtime.block_on(keel_control_plane::controller_manager::run(args)),
         Command::Image(cmd) => runtime.block_on(image::run(cmd)),
+        Command::Lb(cmd) => lb::run(cmd),
         Command::Cluster(cmd) => runtime.block_on(cluster::run(cmd)),
         Command::ContainerShim { .. } => Ok(()),
     }

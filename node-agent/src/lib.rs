@@ -14,6 +14,7 @@ mod heartbeat;
 pub mod image;
 pub mod kubelet;
 pub mod kubelet_api;
+pub mod lb;
 mod machine;
 pub mod network;
 mod node;
@@ -152,6 +153,15 @@ pub async fn run(args: AgentArgs) -> Result<()> {
     };
     let network = std::sync::Arc::new(network);
     tokio::spawn(peers::run(client.clone(), network.clone(), facts.name.clone()));
+    // Services in the kernel: an agent that cannot load its eBPF programs
+    // says why and stops, rather than run a node without Services.
+    let lb = service_lb::start(&facts.name).context("starting the eBPF service load balancer")?;
+    tracing::info!(pins = %lb.pin_dir().display(), "service load balancer attached");
+    let node_ips: Vec<std::net::Ipv4Addr> = match facts.ip {
+        std::net::IpAddr::V4(ip) => vec![ip],
+        std::net::IpAddr::V6(_) => Vec::new(),
+    };
+    tokio::spawn(service_lb::run(client.clone(), lb, facts.name.clone(), node_ips));
     let ctx = std::sync::Arc::new(kubelet::Context::new(client.clone(), config, runtime, network, images));
     // The kubelet API (logs, exec, attach, port-forward) for the API server,
     // which is the only client it accepts: its certificate is signed by the cluster CA.

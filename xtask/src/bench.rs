@@ -13,6 +13,7 @@ pub fn run(name: &str) -> Result<()> {
     match name {
         "api" => {
             crate::setup::ensure()?;
+            crate::ebpf::build(&root())?;
             crate::run(cargo().args(["build", "--release", "-p", "keel", "--bin", "keel"]))?;
             crate::run(
                 cargo()
@@ -22,6 +23,7 @@ pub fn run(name: &str) -> Result<()> {
         }
         "pods" | "scale" => {
             crate::setup::ensure()?;
+            crate::ebpf::build(&root())?;
             crate::images::run(&root())?;
             crate::run(cargo().args(["build", "--release", "-p", "keel", "--bin", "keel"]))?;
             crate::run(

@@ -4,6 +4,7 @@
 //! what is missing first and are safe to run again.
 
 mod bench;
+mod ebpf;
 mod images;
 mod setup;
 
@@ -38,6 +39,8 @@ enum Cmd {
     },
     /// Build the test images (static echo and dnsq, busybox toolbox) into target/images.
     Images,
+    /// Build the eBPF programs into target/ebpf (the node agent embeds them).
+    BuildEbpf,
     /// Run a benchmark and print its table (`api`).
     Bench { name: String },
 }
@@ -66,12 +69,17 @@ fn main() -> Result<()> {
         Cmd::Up { data_dir, port } => up(&data_dir, port),
         Cmd::Test { no_lint } => test(!no_lint),
         Cmd::Images => images::run(&root()),
+        Cmd::BuildEbpf => {
+            setup::ensure()?;
+            ebpf::build(&root())
+        }
         Cmd::Bench { name } => bench::run(&name),
     }
 }
 
 fn up(data_dir: &Path, port: u16) -> Result<()> {
     setup::ensure()?;
+    ebpf::build(&root())?;
     eprintln!("==> building the test images");
     images::run(&root())?;
     eprintln!("==> building keel (release)");
@@ -103,8 +111,10 @@ fn up(data_dir: &Path, port: u16) -> Result<()> {
 
 fn test(lint: bool) -> Result<()> {
     setup::ensure()?;
+    ebpf::build(&root())?;
     if lint {
         run(cargo().args(["fmt", "--all", "--check"]))?;
+        run(cargo().args(["fmt", "--manifest-path", "ebpf/lb-programs/Cargo.toml", "--check"]))?;
         run(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
     }
     // The end-to-end tests drive the real binary and the test images.

@@ -14,6 +14,10 @@ pub fn all(state: &ClusterState) {
     pids.push(state.server_pid);
     stop(&pids, Duration::from_secs(10));
     for node in &state.nodes {
+        // The node's eBPF programs and maps live on in bpffs until unpinned.
+        if let Err(e) = keel_node_agent::service_lb::stop(&node.name) {
+            eprintln!("removing {}'s load balancer pins: {e}", node.name);
+        }
         kill_cgroups(&node.name);
     }
     unmount_under(&state.dir);

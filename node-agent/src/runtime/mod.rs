@@ -33,3 +33,14 @@ pub use handle::Runtime;
 pub use shim::shim_main;
 pub use spec::{BindMount, ContainerSpec, Resources, User};
 pub use status::ContainerState;
+
+/// `<this process's cgroup v2 directory>/<relative>`, created if missing;
+/// `None` on a machine without cgroup v2. The pods of a node live below
+/// `keel/<node>` there, which is where the socket load balancer attaches.
+pub fn cgroup_v2_dir(relative: &str) -> Result<Option<std::path::PathBuf>, RuntimeError> {
+    let hierarchies = cgroups::own_hierarchies()?;
+    let Some(v2) = hierarchies.iter().find(|h| h.version == cgroups::CgroupVersion::V2) else { return Ok(None) };
+    let dir = v2.own_dir.join(relative);
+    std::fs::create_dir_all(&dir).map_err(|e| RuntimeError::io("create the node's cgroup", e))?;
+    Ok(Some(dir))
+}

@@ -5,39 +5,19 @@
 //! rules (named ports, internalTrafficPolicy, terminating endpoints,
 //! session affinity) are tested without a kernel.
 
+use crate::lb::{Backend, Frontend, Protocol};
 use k8s_openapi::api::core::v1::{Service, ServicePort};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use std::collections::BTreeSet;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Protocol {
-    Tcp,
-    Udp,
-}
-
-impl Protocol {
-    fn parse(s: Option<&str>) -> Option<Self> {
-        match s.unwrap_or("TCP") {
-            "TCP" => Some(Protocol::Tcp),
-            "UDP" => Some(Protocol::Udp),
-            _ => None,
-        }
+fn protocol(s: Option<&str>) -> Option<Protocol> {
+    match s.unwrap_or("TCP") {
+        "TCP" => Some(Protocol::Tcp),
+        "UDP" => Some(Protocol::Udp),
+        _ => None,
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Frontend {
-    pub ip: Ipv4Addr,
-    pub port: u16,
-    pub protocol: Protocol,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Backend {
-    pub ip: Ipv4Addr,
-    pub port: u16,
 }
 
 /// Which kind of address a frontend is (for listing and policies).
@@ -89,7 +69,7 @@ fn backends_for(sp: &ServicePort, slices: &[&EndpointSlice], only_node: Option<&
             }
             for addr in &ep.addresses {
                 if let Ok(ip) = addr.parse::<Ipv4Addr>() {
-                    out.insert(Backend { ip, port });
+                    out.insert(Backend::new(SocketAddrV4::new(ip, port)));
                 }
             }
         }
@@ -140,14 +120,14 @@ pub fn entries(svc: &Service, slices: &[&EndpointSlice], node: &str, node_ips: &
     };
     let mut out = Vec::new();
     for sp in spec.ports.iter().flatten() {
-        let (Some(protocol), Some(port)) = (Protocol::parse(sp.protocol.as_deref()), port_u16(sp.port)) else {
+        let (Some(protocol), Some(port)) = (protocol(sp.protocol.as_deref()), port_u16(sp.port)) else {
             continue;
         };
         let service = format!("{id}:{}", sp.name.as_deref().unwrap_or(""));
         let all = backends_for(sp, slices, None);
         let mut push = |ip: Ipv4Addr, port: u16, kind: Kind, backends: Vec<Backend>| {
             out.push(Entry {
-                frontend: Frontend { ip, port, protocol },
+                frontend: Frontend::new(SocketAddrV4::new(ip, port), protocol),
                 kind,
                 service: service.clone(),
                 backends,
@@ -208,7 +188,7 @@ mod tests {
     }
 
     fn ips(bs: &[Backend]) -> Vec<String> {
-        bs.iter().map(|b| format!("{}:{}", b.ip, b.port)).collect()
+        bs.iter().map(|b| b.addr.to_string()).collect()
     }
 
     #[test]
@@ -224,7 +204,7 @@ mod tests {
         );
         let e = entries(&s, &[&sl], "n1", &[]);
         assert_eq!(e.len(), 2);
-        assert_eq!(e[0].frontend, Frontend { ip: "10.96.0.50".parse().unwrap(), port: 80, protocol: Protocol::Tcp });
+        assert_eq!(e[0].frontend, Frontend::new("10.96.0.50:80".parse().unwrap(), Protocol::Tcp));
         assert_eq!(ips(&e[0].backends), ["10.244.0.5:8080", "10.244.1.5:8080"]);
         assert_eq!(e[1].frontend.protocol, Protocol::Udp);
         assert_eq!(ips(&e[1].backends), ["10.244.0.5:5353", "10.244.1.5:5353"]);
@@ -252,8 +232,7 @@ mod tests {
         );
         let sl = slice(json!([{"port": 8080}]), &[("10.244.0.5", Some(true), "n1")]);
         let e = entries(&s, &[&sl], "n1", &["172.31.0.11".parse().unwrap()]);
-        let kinds: Vec<(Kind, String)> =
-            e.iter().map(|x| (x.kind, format!("{}:{}", x.frontend.ip, x.frontend.port))).collect();
+        let kinds: Vec<(Kind, String)> = e.iter().map(|x| (x.kind, x.frontend.addr.to_string())).collect();
         assert_eq!(
             kinds,
             [

@@ -3,10 +3,12 @@
 //! Environment: PORT (default 8080) for HTTP and UDP, BIND_ADDR (default 0.0.0.0),
 //! TCP_ECHO_PORT for an extra raw TCP echo, and the pod identity (POD_NAME, POD_NAMESPACE,
 //! POD_IP, NODE_NAME, VERSION). SIGTERM and SIGINT exit 0 at once, also as PID 1.
+//! `echo probe ...` is a client instead (see `probe.rs`).
 
 mod http;
 mod memory;
 mod pod_info;
+mod probe;
 mod route;
 mod tcp_echo;
 mod udp;
@@ -22,6 +24,10 @@ use tokio::task::JoinSet;
 // One thread is plenty for a test server and keeps it light under a pids limit.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("probe") {
+        return probe::run(&args[1..]);
+    }
     let info = Arc::new(PodInfo::from_env());
     let ip = bind_ip()?;
     let port = port_from_env("PORT")?.unwrap_or(8080);

@@ -1,0 +1,205 @@
+//! Keeps the eBPF load balancer's maps equal to the Services and
+//! EndpointSlices in the API, incrementally: a change to one Service or
+//! one of its slices recomputes that Service's entries and writes only the
+//! frontends whose backends changed. After every (re)list the whole state
+//! is compared with what the maps hold, so entries left by a previous run
+//! of the agent (or a Service deleted while it was down) are removed.
+
+use super::model::{self, Entry};
+use crate::lb::{Frontend, SocketLb};
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::{watcher, WatchStreamExt};
+use kube::{Api, ResourceExt};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::Ipv4Addr;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
+
+/// What a watch event means for the sync loop.
+enum Change {
+    /// This `namespace/name` Service needs recomputing.
+    Service(String),
+    /// A (re)list finished: compare everything.
+    Resync,
+}
+
+fn key(ns: Option<&str>, name: &str) -> String {
+    format!("{}/{name}", ns.unwrap_or(""))
+}
+
+fn service_key_of_slice(s: &EndpointSlice) -> Option<String> {
+    s.labels().get(SERVICE_NAME_LABEL).map(|svc| key(s.namespace().as_deref(), svc))
+}
+
+/// Watch `api` into a store, reporting which Service each event touches.
+fn spawn_watch<K>(api: Api<K>, tx: mpsc::UnboundedSender<Change>, service_of: fn(&K) -> Option<String>) -> Store<K>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
+    K::DynamicType: Default + Eq + std::hash::Hash + Clone + Send + Sync,
+{
+    let (reader, writer) = reflector::store::<K>();
+    let events = reflector::reflector(writer, watcher(api, watcher::Config::default())).default_backoff();
+    tokio::spawn(async move {
+        futures::pin_mut!(events);
+        while let Some(event) = events.next().await {
+            let change = match event {
+                Ok(watcher::Event::Apply(o) | watcher::Event::Delete(o)) => service_of(&o).map(Change::Service),
+                Ok(watcher::Event::InitDone) => Some(Change::Resync),
+                Ok(_) => None,
+                Err(e) => {
+                    tracing::warn!(error = %e, "service watch");
+                    None
+                }
+            };
+            if let Some(c) = change {
+                if tx.send(c).is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    reader
+}
+
+struct Syncer {
+    lb: SocketLb,
+    node: String,
+    node_ips: Vec<Ipv4Addr>,
+    services: Store<Service>,
+    slices: Store<EndpointSlice>,
+    /// What the maps hold per Service, as last written.
+    applied: HashMap<String, Vec<Entry>>,
+}
+
+/// Run until the agent stops.
+pub async fn run(client: kube::Client, lb: SocketLb, node: String, node_ips: Vec<Ipv4Addr>) {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let services = spawn_watch(Api::<Service>::all(client.clone()), tx.clone(), |s: &Service| {
+        Some(key(s.namespace().as_deref(), &s.name_any()))
+    });
+    let slices = spawn_watch(Api::<EndpointSlice>::all(client), tx, service_key_of_slice);
+    let mut s = Syncer { lb, node, node_ips, services, slices, applied: HashMap::new() };
+    let mut synced = 0;
+    let mut dirty: HashSet<String> = HashSet::new();
+    let mut resync = false;
+    while let Some(first) = rx.recv().await {
+        // Gather what else arrived together, so one burst is one pass.
+        let mut batch = vec![first];
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        while let Ok(c) = rx.try_recv() {
+            batch.push(c);
+        }
+        for c in batch {
+            match c {
+                Change::Service(k) => {
+                    dirty.insert(k);
+                }
+                Change::Resync => {
+                    synced += 1;
+                    resync = true;
+                }
+            }
+        }
+        // Both stores must have listed once before anything is written.
+        if synced < 2 {
+            continue;
+        }
+        if resync {
+            s.resync();
+            resync = false;
+            dirty.clear();
+        } else {
+            let keys: Vec<String> = dirty.drain().collect();
+            s.sync(&keys);
+        }
+    }
+}
+
+impl Syncer {
+    fn slices_by_service(&self, only: Option<&HashSet<&str>>) -> HashMap<String, Vec<std::sync::Arc<EndpointSlice>>> {
+        let mut out: HashMap<String, Vec<_>> = HashMap::new();
+        for s in self.slices.state() {
+            if let Some(k) = service_key_of_slice(&s) {
+                if only.is_none_or(|o| o.contains(k.as_str())) {
+                    out.entry(k).or_default().push(s);
+                }
+            }
+        }
+        out
+    }
+
+    fn wanted(&self, key: &str, slices: &HashMap<String, Vec<std::sync::Arc<EndpointSlice>>>) -> Vec<Entry> {
+        let (ns, name) = key.split_once('/').unwrap_or(("", key));
+        let Some(svc) = self.services.get(&ObjectRef::new(name).within(ns)) else { return Vec::new() };
+        let refs: Vec<&EndpointSlice> = slices.get(key).into_iter().flatten().map(|s| &**s).collect();
+        model::entries(&svc, &refs, &self.node, &self.node_ips)
+    }
+
+    /// Recompute the given Services and write what changed.
+    fn sync(&mut self, keys: &[String]) {
+        let only: HashSet<&str> = keys.iter().map(String::as_str).collect();
+        let slices = self.slices_by_service(Some(&only));
+        for k in keys {
+            let wanted = self.wanted(k, &slices);
+            let old = self.applied.remove(k).unwrap_or_default();
+            self.write(&old, &wanted);
+            if !wanted.is_empty() {
+                self.applied.insert(k.clone(), wanted);
+            }
+        }
+    }
+
+    /// Recompute everything and remove frontends nobody wants any more.
+    fn resync(&mut self) {
+        let slices = self.slices_by_service(None);
+        let keys: Vec<String> =
+            self.services.state().iter().map(|s| key(s.namespace().as_deref(), &s.name_any())).collect();
+        let mut all: BTreeMap<Frontend, ()> = BTreeMap::new();
+        let mut next = HashMap::new();
+        for k in keys {
+            let wanted = self.wanted(&k, &slices);
+            let old = self.applied.remove(&k).unwrap_or_default();
+            self.write(&old, &wanted);
+            for e in &wanted {
+                all.insert(e.frontend, ());
+            }
+            if !wanted.is_empty() {
+                next.insert(k, wanted);
+            }
+        }
+        self.applied = next;
+        match self.lb.list() {
+            Ok(held) => {
+                for e in held.into_iter().filter(|e| !all.contains_key(&e.frontend)) {
+                    if let Err(err) = self.lb.remove_service(&e.frontend) {
+                        tracing::warn!(frontend = ?e.frontend, error = %err, "removing a stale frontend");
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "listing the load balancer's maps"),
+        }
+        tracing::info!(services = self.applied.len(), "load balancer in step with the API");
+    }
+
+    /// Write the entries that differ from `old` and remove frontends that went.
+    fn write(&mut self, old: &[Entry], wanted: &[Entry]) {
+        for e in wanted {
+            if old.contains(e) {
+                continue;
+            }
+            if let Err(err) = self.lb.set_service(e.frontend, &e.backends, e.affinity) {
+                tracing::warn!(service = %e.service, error = %err, "programming a frontend");
+            }
+        }
+        for o in old.iter().filter(|o| !wanted.iter().any(|w| w.frontend == o.frontend)) {
+            if let Err(err) = self.lb.remove_service(&o.frontend) {
+                tracing::warn!(service = %o.service, error = %err, "removing a frontend");
+            }
+        }
+    }
+}
