@@ -3,7 +3,7 @@
 //! API's).
 
 use anyhow::{Context, Result};
-use keel_node_agent::lb::{Protocol, SocketLb};
+use keel_node_agent::lb::{ExternalLb, Protocol, SocketLb, TrafficPolicy};
 use std::path::{Path, PathBuf};
 
 #[derive(clap::Subcommand)]
@@ -33,7 +33,8 @@ fn pin_dirs(node: Option<&str>) -> Result<Vec<(String, PathBuf)>> {
     let entries =
         std::fs::read_dir(&root).with_context(|| format!("no load balancer is pinned under {}", root.display()))?;
     for e in entries.flatten() {
-        out.push((e.file_name().to_string_lossy().into_owned(), e.path()));
+        let name = e.file_name().to_string_lossy().into_owned();
+        out.push((name.clone(), keel_node_agent::service_lb::pin_dir(&name)));
     }
     out.sort();
     Ok(out)
@@ -46,37 +47,66 @@ fn proto(p: Protocol) -> &'static str {
     }
 }
 
+fn policy_name(p: TrafficPolicy) -> &'static str {
+    match p {
+        TrafficPolicy::Cluster => "cluster",
+        TrafficPolicy::Local => "local",
+    }
+}
+
+/// One node's frontends: the socket path (connections made on the node)
+/// and the external path (packets from outside).
+fn list_node(name: &str, dir: &Path) -> Result<()> {
+    let lb = SocketLb::open_pinned(dir).with_context(|| format!("opening {}", dir.display()))?;
+    for e in lb.list()? {
+        let backends: Vec<String> = e.backends.iter().map(|b| b.addr.to_string()).collect();
+        let policy = e.affinity.map(|d| format!("sticky {}s", d.as_secs())).unwrap_or_else(|| "random".into());
+        let shown = if backends.is_empty() { "<none: refused>".to_string() } else { backends.join(",") };
+        let (addr, p) = (e.frontend.addr.to_string(), proto(e.frontend.protocol));
+        println!("{name:<24} {:<9} {addr:<22} {p:<5} {policy:<11} {shown}", "socket");
+    }
+    let Ok(ext) = ExternalLb::open_pinned(&keel_node_agent::service_lb::external_pin_dir(name)) else { return Ok(()) };
+    for e in ext.list() {
+        let backends: Vec<String> =
+            e.backends.iter().map(|b| format!("{}{}", b.addr, if b.local { "(local)" } else { "" })).collect();
+        let shown = if backends.is_empty() { "<none: dropped>".to_string() } else { backends.join(",") };
+        let (addr, p) = (e.frontend.addr.to_string(), proto(e.frontend.protocol));
+        println!("{name:<24} {:<9} {addr:<22} {p:<5} {:<11} {shown}", "external", policy_name(e.config.policy));
+    }
+    Ok(())
+}
+
+fn stats_node(name: &str, dir: &Path) -> Result<()> {
+    let lb = SocketLb::open_pinned(dir).with_context(|| format!("opening {}", dir.display()))?;
+    for (f, c) in lb.stats()? {
+        let (addr, p) = (f.addr.to_string(), proto(f.protocol));
+        println!("{name:<24} {:<9} {addr:<22} {p:<5} {:>12} {:>12} {:>8}", "socket", c.translated, c.no_backend, "-");
+    }
+    let Ok(ext) = ExternalLb::open_pinned(&keel_node_agent::service_lb::external_pin_dir(name)) else { return Ok(()) };
+    for (f, c) in ext.stats()? {
+        let (addr, p) = (f.addr.to_string(), proto(f.protocol));
+        let fwd = c.forwarded.packets;
+        println!("{name:<24} {:<9} {addr:<22} {p:<5} {fwd:>12} {:>12} {:>8}", "external", c.no_backend, c.denied);
+    }
+    Ok(())
+}
+
 pub fn run(cmd: LbCmd) -> Result<()> {
     match cmd {
         LbCmd::List { node } => {
-            println!("{:<24} {:<22} {:<5} {:<9} BACKENDS", "NODE", "FRONTEND", "PROTO", "AFFINITY");
+            println!("{:<24} {:<9} {:<22} {:<5} {:<11} BACKENDS", "NODE", "PATH", "FRONTEND", "PROTO", "POLICY");
             for (name, dir) in pin_dirs(node.as_deref())? {
-                let lb = SocketLb::open_pinned(&dir).with_context(|| format!("opening {}", dir.display()))?;
-                for e in lb.list()? {
-                    let backends: Vec<String> = e.backends.iter().map(|b| b.addr.to_string()).collect();
-                    let affinity = e.affinity.map(|d| format!("{}s", d.as_secs())).unwrap_or_else(|| "-".into());
-                    let shown = if backends.is_empty() { "<none: refused>".to_string() } else { backends.join(",") };
-                    println!(
-                        "{name:<24} {:<22} {:<5} {affinity:<9} {shown}",
-                        e.frontend.addr,
-                        proto(e.frontend.protocol)
-                    );
-                }
+                list_node(&name, &dir)?;
             }
         }
         LbCmd::Stats { node } => {
-            println!("{:<24} {:<22} {:<5} {:>12} {:>12}", "NODE", "FRONTEND", "PROTO", "TRANSLATED", "NO-BACKEND");
+            // Socket path: connections translated; external path: packets forwarded.
+            println!(
+                "{:<24} {:<9} {:<22} {:<5} {:>12} {:>12} {:>8}",
+                "NODE", "PATH", "FRONTEND", "PROTO", "TRANSLATED", "NO-BACKEND", "DENIED"
+            );
             for (name, dir) in pin_dirs(node.as_deref())? {
-                let lb = SocketLb::open_pinned(&dir).with_context(|| format!("opening {}", dir.display()))?;
-                for (f, c) in lb.stats()? {
-                    println!(
-                        "{name:<24} {:<22} {:<5} {:>12} {:>12}",
-                        f.addr,
-                        proto(f.protocol),
-                        c.translated,
-                        c.no_backend
-                    );
-                }
+                stats_node(&name, &dir)?;
             }
         }
     }

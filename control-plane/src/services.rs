@@ -75,6 +75,9 @@ fn in_use(server: &ApiServer, except_uid: Option<&str>) -> (Vec<String>, Vec<i64
                 ports.push(n);
             }
         }
+        if let Some(n) = svc.pointer("/spec/healthCheckNodePort").and_then(Value::as_i64) {
+            ports.push(n);
+        }
     }
     (ips, ports)
 }
@@ -182,10 +185,54 @@ pub fn allocate(server: &ApiServer, svc: &mut Value, old: Option<&Value>) -> Res
             }
         }
     }
+    allocate_health_check_port(server, svc, old, &used_ports, &mut errors);
     if errors.is_empty() {
         Ok(())
     } else {
         Err(errors)
+    }
+}
+
+/// A LoadBalancer with externalTrafficPolicy Local gets a healthCheckNodePort
+/// (kept across updates) from the NodePort range, which the nodes serve.
+fn allocate_health_check_port(
+    server: &ApiServer,
+    svc: &mut Value,
+    old: Option<&Value>,
+    used: &[i64],
+    errors: &mut Vec<FieldError>,
+) {
+    let ty = svc.pointer("/spec/type").and_then(Value::as_str).unwrap_or("ClusterIP");
+    let local = svc.pointer("/spec/externalTrafficPolicy").and_then(Value::as_str) == Some("Local");
+    if ty != "LoadBalancer" || !local {
+        return;
+    }
+    let kept = old.and_then(|o| o.pointer("/spec/healthCheckNodePort")).and_then(Value::as_i64).filter(|n| *n != 0);
+    let asked = svc.pointer("/spec/healthCheckNodePort").and_then(Value::as_i64).filter(|n| *n != 0);
+    let port = match asked.or(kept) {
+        Some(n) => {
+            let (lo, hi) = server.node_port_range;
+            if n < lo as i64 || n > hi as i64 {
+                errors.push(FieldError::invalid(
+                    "spec.healthCheckNodePort",
+                    n,
+                    format!("provided port is not in the valid range. The range of valid ports is {lo}-{hi}"),
+                ));
+            } else if Some(n) != kept && (used.contains(&n) || !server.allocations.reserve(format!("port/{n}"))) {
+                errors.push(FieldError::invalid("spec.healthCheckNodePort", n, "provided port is already allocated"));
+            }
+            n
+        }
+        None => match pick_port(server, used) {
+            Some(n) => n,
+            None => {
+                errors.push(FieldError::invalid("spec.healthCheckNodePort", 0, "range is full"));
+                return;
+            }
+        },
+    };
+    if let Some(spec) = svc.get_mut("spec").and_then(Value::as_object_mut) {
+        spec.insert("healthCheckNodePort".into(), json!(port));
     }
 }
 

@@ -80,6 +80,13 @@ pub struct AgentArgs {
     /// Port of the kubelet API (logs, exec, port-forward for the API server).
     #[arg(long, default_value_t = 10250)]
     pub kubelet_port: u16,
+    /// Port of the plain-HTTP Prometheus `/metrics` (kube-proxy's 10249); 0 turns it off.
+    #[arg(long, default_value_t = 10249)]
+    pub metrics_port: u16,
+    /// Maglev table size per outside-reachable frontend (a prime; larger
+    /// tables spread more evenly and remap less, and cost more map space).
+    #[arg(long, default_value_t = 1021)]
+    pub maglev_table_size: u32,
 }
 
 impl AgentArgs {
@@ -103,6 +110,8 @@ impl AgentArgs {
             resolv_conf: "/etc/resolv.conf".into(),
             bridge: "keel0".into(),
             kubelet_port: 10250,
+            metrics_port: 10249,
+            maglev_table_size: 1021,
         }
     }
 }
@@ -157,11 +166,18 @@ pub async fn run(args: AgentArgs) -> Result<()> {
     // says why and stops, rather than run a node without Services.
     let lb = service_lb::start(&facts.name).context("starting the eBPF service load balancer")?;
     tracing::info!(pins = %lb.pin_dir().display(), "service load balancer attached");
-    let node_ips: Vec<std::net::Ipv4Addr> = match facts.ip {
-        std::net::IpAddr::V4(ip) => vec![ip],
-        std::net::IpAddr::V6(_) => Vec::new(),
+    let node_ip = match facts.ip {
+        std::net::IpAddr::V4(ip) => ip,
+        std::net::IpAddr::V6(ip) => anyhow::bail!("node address {ip} is IPv6: the load balancer is IPv4-only for now"),
     };
-    tokio::spawn(service_lb::run(client.clone(), lb, facts.name.clone(), node_ips));
+    let external = service_lb::start_external(&facts.name, node_ip)
+        .context("attaching the eBPF load balancer for outside traffic (NodePort, LoadBalancer)")?;
+    if args.metrics_port != 0 {
+        let listen = std::net::SocketAddr::new(std::net::Ipv4Addr::UNSPECIFIED.into(), args.metrics_port);
+        tokio::spawn(service_lb::metrics::serve(listen, facts.name.clone(), lb.pin_dir().to_path_buf()));
+    }
+    let dataplane = service_lb::Dataplane { socket: lb, external, maglev_size: args.maglev_table_size };
+    tokio::spawn(service_lb::run(client.clone(), dataplane, facts.name.clone(), vec![node_ip]));
     let ctx = std::sync::Arc::new(kubelet::Context::new(client.clone(), config, runtime, network, images));
     // The kubelet API (logs, exec, attach, port-forward) for the API server,
     // which is the only client it accepts: its certificate is signed by the cluster CA.

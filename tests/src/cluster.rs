@@ -144,6 +144,16 @@ impl Cluster {
             .unwrap_or_else(|e| panic!("nsenter {args:?}: {e}"))
     }
 
+    /// Run a command in the underlay namespace (outside every node, where
+    /// the API server runs): the cluster's "outside world".
+    pub fn on_underlay(&self, args: &[&str]) -> Output {
+        Command::new("nsenter")
+            .arg(format!("--net=/run/netns/keel-{}-ul", self.name))
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("nsenter {args:?}: {e}"))
+    }
+
     /// The agent's pid on a node, from the cluster's state file.
     pub fn agent_pid(&self, node: &str) -> Option<u32> {
         let state: serde_json::Value =

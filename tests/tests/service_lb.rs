@@ -206,8 +206,16 @@ spec:
         std::process::Command::new(&keel).args(["lb", "stats", "--node", &c.nodes[0]]).output().expect("keel lb stats");
     let stats = String::from_utf8_lossy(&stats.stdout).to_string();
     let line = stats.lines().find(|l| l.contains(&format!("{ip}:80"))).unwrap_or_default().to_string();
-    let translated: u64 = line.split_whitespace().nth(3).and_then(|n| n.parse().ok()).unwrap_or(0);
+    let translated: u64 = line.split_whitespace().nth(4).and_then(|n| n.parse().ok()).unwrap_or(0);
     assert!(translated >= 3, "{stats}");
+    // The same counters for Prometheus, on the agent's /metrics.
+    let metrics = c.on_node(1, &["curl", "-s", "--max-time", "5", "http://127.0.0.1:10249/metrics"]);
+    let metrics = String::from_utf8_lossy(&metrics.stdout).to_string();
+    let series = format!("keel_lb_translated_total{{node=\"{}\",frontend=\"{ip}:80\",protocol=\"TCP\"}}", c.nodes[0]);
+    let value: u64 =
+        metrics.lines().find_map(|l| l.strip_prefix(&series)).and_then(|v| v.trim().parse().ok()).unwrap_or(0);
+    assert!(value >= 3, "{series} in:\n{metrics}");
+    assert!(metrics.contains("# TYPE keel_lb_backends gauge"), "{metrics}");
     let route = c.on_node(1, &["ip", "route", "get", &ip]);
     let text = String::from_utf8_lossy(&route.stdout).to_string() + &String::from_utf8_lossy(&route.stderr);
     assert!(text.contains("unreachable") || text.contains("No route"), "{text}");
@@ -279,4 +287,109 @@ fn an_agent_restart_loses_no_request() {
     });
     let ok = log.lines().filter(|l| *l == "OK").count();
     assert_eq!((ok, log.matches("FAIL").count()), (60, 0), "{log}");
+}
+
+/// One HTTP GET from the underlay (outside every node): the echo JSON.
+fn from_outside(c: &Cluster, url: &str) -> Option<Value> {
+    let out = c.on_underlay(&["curl", "-s", "--max-time", "3", url]);
+    serde_json::from_slice(&out.stdout).ok()
+}
+
+fn node_ip(i: usize) -> String {
+    format!("172.31.0.{}", 11 + i)
+}
+
+#[test]
+fn outside_traffic_reaches_node_ports_and_load_balancers() {
+    let extra = r#"
+apiVersion: v1
+kind: Service
+metadata: {name: np}
+spec:
+  type: NodePort
+  selector: {app: web}
+  ports: [{port: 80, targetPort: 8080}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: lb}
+spec:
+  type: LoadBalancer
+  externalTrafficPolicy: Local
+  selector: {app: web}
+  ports: [{port: 80, targetPort: 8080}]
+---
+"#;
+    let (c, web) = up_with_app(extra);
+    let node_port = c.ok(V, &["get", "service", "np", "-o", "jsonpath={.spec.ports[0].nodePort}"]).trim().to_string();
+    // NodePort on every node, from outside: every backend answers, remote
+    // ones through SNAT (they see the node), local ones see the client.
+    let mut seen = HashSet::new();
+    let mut snat_seen = false;
+    for i in 0..3 {
+        let url = format!("http://{}:{node_port}/", node_ip(i));
+        let answers: Vec<Value> =
+            eventually(Duration::from_secs(30), &format!("NodePort answers on {}", node_ip(i)), || {
+                let a: Vec<Value> = (0..15).filter_map(|_| from_outside(&c, &url)).collect();
+                (a.len() == 15).then_some(a)
+            });
+        for a in &answers {
+            assert!(web.contains(&hostname(a)), "{a}");
+            seen.insert(hostname(a));
+            let remote = a["remote"].as_str().unwrap_or_default();
+            snat_seen |= remote.starts_with(&format!("{}:", node_ip(i)));
+            assert!(remote.starts_with("172.31.0.1:") || remote.starts_with(&format!("{}:", node_ip(i))), "{a}");
+        }
+    }
+    assert_eq!(seen, web, "every backend reached through the NodePorts");
+    assert!(snat_seen, "remote backends are reached through SNAT to the node");
+
+    // The LoadBalancer address, routed by the outside "router" to node 1
+    // (Keel does not announce addresses yet): Local policy keeps the
+    // client's address and only node 1's pods answer.
+    let lb_ip = eventually(Duration::from_secs(30), "an address for lb", || {
+        let ip = c.ok(V, &["get", "service", "lb", "-o", "jsonpath={.status.loadBalancer.ingress[0].ip}"]);
+        (!ip.trim().is_empty()).then(|| ip.trim().to_string())
+    });
+    let route = c.on_underlay(&["ip", "route", "replace", &format!("{lb_ip}/32"), "via", &node_ip(0)]);
+    assert!(route.status.success(), "{}", String::from_utf8_lossy(&route.stderr));
+    let pods = ready_pods(&c, "app=web");
+    let on_node1: HashSet<String> = pods
+        .iter()
+        .filter(|p| p["spec"]["nodeName"] == c.nodes[0].as_str())
+        .filter_map(|p| p["metadata"]["name"].as_str().map(String::from))
+        .collect();
+    let hc_port = c.ok(V, &["get", "service", "lb", "-o", "jsonpath={.spec.healthCheckNodePort}"]).trim().to_string();
+    let health = c.on_underlay(&[
+        "curl",
+        "-s",
+        "-w",
+        "\n%{http_code}",
+        "--max-time",
+        "3",
+        &format!("http://{}:{hc_port}/", node_ip(0)),
+    ]);
+    let health = String::from_utf8_lossy(&health.stdout).to_string();
+    if on_node1.is_empty() {
+        assert!(health.ends_with("503"), "{health}");
+    } else {
+        assert!(
+            health.ends_with("200") && health.contains(&format!("\"localEndpoints\":{}", on_node1.len())),
+            "{health}"
+        );
+        let answers: Vec<Value> = eventually(Duration::from_secs(30), "answers on the LoadBalancer address", || {
+            let a: Vec<Value> = (0..10).filter_map(|_| from_outside(&c, &format!("http://{lb_ip}/"))).collect();
+            (a.len() == 10).then_some(a)
+        });
+        for a in &answers {
+            assert!(on_node1.contains(&hostname(a)), "Local policy answered from another node: {a}");
+            assert!(a["remote"].as_str().unwrap_or_default().starts_with("172.31.0.1:"), "client address kept: {a}");
+        }
+    }
+    let list = std::process::Command::new(keel_e2e::keel_bin())
+        .args(["lb", "list", "--node", &c.nodes[0]])
+        .output()
+        .expect("keel lb list");
+    let list = String::from_utf8_lossy(&list.stdout).to_string();
+    assert!(list.contains("external") && list.contains(&format!("{}:{node_port}", node_ip(0))), "{list}");
 }

@@ -32,6 +32,11 @@ pub fn run(name: &str) -> Result<()> {
                     .env("KEEL_BIN", root().join("target/release/keel")),
             )
         }
-        other => bail!("unknown benchmark {other:?}; known: api, pods, scale"),
+        "lb" => {
+            crate::setup::ensure()?;
+            crate::ebpf::build(&root())?;
+            crate::run(cargo().args(["run", "--release", "-p", "keel-e2e", "--bin", "bench-lb"]))
+        }
+        other => bail!("unknown benchmark {other:?}; known: api, pods, scale, lb"),
     }
 }

@@ -1,4 +1,5 @@
-//! Map layouts shared by the Keel socket load-balancer eBPF programs and user space.
+//! Map layouts shared by the Keel load-balancer eBPF programs and user space: the socket-level
+//! programs (this module) and the per-packet TC programs for external traffic ([`external`]).
 //!
 //! Every address and port is stored exactly as the kernel hands it to a `bpf_sock_addr` program:
 //! network byte order in memory. User space converts with `u32::from_ne_bytes(ip.octets())` and
@@ -7,6 +8,8 @@
 //! All structs are `#[repr(C)]` with explicit padding fields: hash-map keys are compared bytewise,
 //! so no byte of a key may be left uninitialised.
 #![no_std]
+
+pub mod external;
 
 /// Map names as they appear in the object file; user space pins each under these names.
 pub mod map_names {

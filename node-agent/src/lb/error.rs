@@ -1,4 +1,4 @@
-//! Errors of the socket load balancer, worded to name the cause an operator must fix.
+//! Errors of the socket and external load balancers, worded to name the cause an operator must fix.
 use std::{io, path::PathBuf};
 
 use aya::{maps::MapError, programs::ProgramError, EbpfError};
@@ -16,6 +16,12 @@ pub enum LbError {
 
     #[error("kernel {release} is too old: cgroup getpeername hooks and BPF links need Linux >= 5.8")]
     KernelTooOld { release: String },
+
+    #[error("kernel {release} is too old: the external LB attaches with TCX links, which need Linux >= 6.6")]
+    TcxUnsupported { release: String },
+
+    #[error("network interface {name} does not exist in this network namespace")]
+    NoInterface { name: String },
 
     #[error("loading the keel-lb eBPF object failed: {0}")]
     Load(#[source] EbpfError),

@@ -58,7 +58,13 @@ impl LbMaps {
 
 /// A pin re-used from an older build could have another layout; aya would not notice, and the
 /// kernel programs would misread it. Compare with what the kernel says about the pinned map.
-fn take(ebpf: &mut Ebpf, layout: &PinLayout, name: &'static str, key: usize, value: usize) -> Result<Map, LbError> {
+pub(super) fn take(
+    ebpf: &mut Ebpf,
+    layout: &PinLayout,
+    name: &'static str,
+    key: usize,
+    value: usize,
+) -> Result<Map, LbError> {
     let map = ebpf.take_map(name).ok_or_else(|| LbError::Invalid(format!("object has no map {name}")))?;
     let data = map_data(&map).ok_or_else(|| LbError::Invalid(format!("map {name} has an unexpected type")))?;
     let info = data.info().map_err(LbError::map(name))?;
@@ -75,7 +81,7 @@ fn take(ebpf: &mut Ebpf, layout: &PinLayout, name: &'static str, key: usize, val
 
 fn map_data(map: &Map) -> Option<&MapData> {
     match map {
-        Map::HashMap(d) | Map::LruHashMap(d) | Map::PerCpuHashMap(d) => Some(d),
+        Map::HashMap(d) | Map::LruHashMap(d) | Map::PerCpuHashMap(d) | Map::Array(d) | Map::LpmTrie(d) => Some(d),
         _ => None,
     }
 }

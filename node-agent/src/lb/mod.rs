@@ -5,8 +5,13 @@
 //! State lives only in pinned BPF maps under the pin directory; the programs stay attached through
 //! pinned links, so traffic keeps flowing while the agent restarts. [`SocketLb::load`] re-opens
 //! whatever is pinned.
+//!
+//! [`ExternalLb`] is the per-packet path for traffic from outside the cluster (NodePort,
+//! externalIPs, LoadBalancer IPs): TC programs on the node's external interface with Maglev
+//! backend selection, connection tracking, DNAT/SNAT and reverse NAT. See `external/mod.rs`.
 mod attach;
 mod error;
+mod external;
 mod maps;
 mod object;
 mod pins;
@@ -17,5 +22,9 @@ mod socket_lb;
 mod types;
 
 pub use error::LbError;
+pub use external::{
+    ExternalBackend, ExternalCounters, ExternalFrontendConfig, ExternalFrontendEntry, ExternalLb, TrafficCounters,
+    TrafficPolicy, DEFAULT_MAGLEV_SIZE, SNAT_PORTS,
+};
 pub use socket_lb::SocketLb;
 pub use types::{Backend, Frontend, Protocol, ServiceCounters, ServiceEntry};

@@ -21,6 +21,21 @@ pub(super) fn check(cgroup_dir: &Path, pin_dir: &Path) -> Result<(), LbError> {
     Ok(())
 }
 
+/// TCX links (how the external LB attaches) appeared in 6.6.
+const MIN_KERNEL_TCX: (u32, u32) = (6, 6);
+
+/// Checks for the external (TC) load balancer: a kernel with TCX and a bpffs for the pins.
+pub(super) fn check_tc(pin_dir: &Path) -> Result<(), LbError> {
+    let release = kernel_release()?;
+    if kernel_version(&release) < MIN_KERNEL_TCX {
+        return Err(LbError::TcxUnsupported { release });
+    }
+    if fs_magic(nearest_existing(pin_dir))? != BPF_FS_MAGIC {
+        return Err(LbError::NoBpffs { path: pin_dir.to_path_buf() });
+    }
+    Ok(())
+}
+
 /// Wraps a load failure as `NotPrivileged` when we are not root, since that is then the likely cause.
 pub(super) fn explain_load_failure(err: LbError) -> LbError {
     // SAFETY: geteuid has no preconditions and cannot fail.
@@ -34,12 +49,15 @@ pub(super) fn explain_load_failure(err: LbError) -> LbError {
 
 fn check_kernel() -> Result<(), LbError> {
     let release = kernel_release()?;
-    let mut parts = release.split(|c: char| !c.is_ascii_digit()).filter_map(|p| p.parse::<u32>().ok());
-    let version = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
-    if version < MIN_KERNEL {
+    if kernel_version(&release) < MIN_KERNEL {
         return Err(LbError::KernelTooOld { release });
     }
     Ok(())
+}
+
+fn kernel_version(release: &str) -> (u32, u32) {
+    let mut parts = release.split(|c: char| !c.is_ascii_digit()).filter_map(|p| p.parse::<u32>().ok());
+    (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
 }
 
 fn kernel_release() -> Result<String, LbError> {

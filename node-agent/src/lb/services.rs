@@ -206,7 +206,7 @@ fn sum(values: &PerCpuValues<ServiceStats>) -> ServiceCounters {
     })
 }
 
-fn not_found_is_none<T>(result: Result<T, MapError>) -> Result<Option<T>, MapError> {
+pub(super) fn not_found_is_none<T>(result: Result<T, MapError>) -> Result<Option<T>, MapError> {
     match result {
         Ok(v) => Ok(Some(v)),
         Err(MapError::KeyNotFound) => Ok(None),
@@ -215,7 +215,7 @@ fn not_found_is_none<T>(result: Result<T, MapError>) -> Result<Option<T>, MapErr
 }
 
 /// Deleting a missing key fails with ENOENT; for idempotent removal that is success.
-fn ignore_not_found(result: Result<(), MapError>) -> Result<(), MapError> {
+pub(super) fn ignore_not_found(result: Result<(), MapError>) -> Result<(), MapError> {
     match result {
         Err(MapError::SyscallError(e)) if e.io_error.kind() == io::ErrorKind::NotFound => Ok(()),
         other => other,

@@ -6,6 +6,7 @@
 //! session affinity) are tested without a kernel.
 
 use crate::lb::{Backend, Frontend, Protocol};
+use ipnet::Ipv4Net;
 use k8s_openapi::api::core::v1::{Service, ServicePort};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use std::collections::BTreeSet;
@@ -38,6 +39,22 @@ pub struct Entry {
     pub backends: Vec<Backend>,
     /// sessionAffinity ClientIP and its timeout.
     pub affinity: Option<Duration>,
+    /// For addresses reachable from outside the node (NodePort, externalIPs,
+    /// LoadBalancer): what the per-packet path needs besides the backends.
+    pub external: Option<External>,
+}
+
+/// The outside-traffic side of a frontend.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct External {
+    /// Backends that are pods on this node (reached without SNAT).
+    pub local: Vec<Backend>,
+    /// externalTrafficPolicy: Local (only local backends, client IP kept).
+    pub policy_local: bool,
+    /// loadBalancerSourceRanges (LoadBalancer addresses only).
+    pub source_ranges: Vec<Ipv4Net>,
+    /// healthCheckNodePort, served for Local-policy LoadBalancers.
+    pub health_check_port: Option<u16>,
 }
 
 fn port_u16(p: i32) -> Option<u16> {
@@ -77,6 +94,11 @@ fn backends_for(sp: &ServicePort, slices: &[&EndpointSlice], only_node: Option<&
     out.into_iter().collect()
 }
 
+/// Backends of the port that run on `node`.
+fn local_backends(sp: &ServicePort, slices: &[&EndpointSlice], node: &str) -> Vec<Backend> {
+    backends_for(sp, slices, Some(node))
+}
+
 /// The entries for `svc` on the node `node` whose addresses are `node_ips`.
 pub fn entries(svc: &Service, slices: &[&EndpointSlice], node: &str, node_ips: &[Ipv4Addr]) -> Vec<Entry> {
     let Some(spec) = svc.spec.as_ref() else { return Vec::new() };
@@ -96,6 +118,10 @@ pub fn entries(svc: &Service, slices: &[&EndpointSlice], node: &str, node_ips: &
         Duration::from_secs(u64::try_from(secs).unwrap_or(10800))
     });
     let local_only = spec.internal_traffic_policy.as_deref() == Some("Local");
+    let external_local = spec.external_traffic_policy.as_deref() == Some("Local");
+    let source_ranges: Vec<Ipv4Net> =
+        spec.load_balancer_source_ranges.iter().flatten().filter_map(|r| r.trim().parse().ok()).collect();
+    let health_check_port = spec.health_check_node_port.and_then(port_u16).filter(|_| external_local);
     let cluster_ips: Vec<Ipv4Addr> = spec
         .cluster_ips
         .iter()
@@ -105,7 +131,7 @@ pub fn entries(svc: &Service, slices: &[&EndpointSlice], node: &str, node_ips: &
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    let external: Vec<Ipv4Addr> = spec.external_ips.iter().flatten().filter_map(|ip| ip.parse().ok()).collect();
+    let external_ips: Vec<Ipv4Addr> = spec.external_ips.iter().flatten().filter_map(|ip| ip.parse().ok()).collect();
     let lb: Vec<Ipv4Addr> = if ty == "LoadBalancer" {
         svc.status
             .as_ref()
@@ -125,32 +151,42 @@ pub fn entries(svc: &Service, slices: &[&EndpointSlice], node: &str, node_ips: &
         };
         let service = format!("{id}:{}", sp.name.as_deref().unwrap_or(""));
         let all = backends_for(sp, slices, None);
-        let mut push = |ip: Ipv4Addr, port: u16, kind: Kind, backends: Vec<Backend>| {
+        let here = local_backends(sp, slices, node);
+        let external = |ranges: Vec<Ipv4Net>| {
+            Some(External {
+                local: here.clone(),
+                policy_local: external_local,
+                source_ranges: ranges,
+                health_check_port,
+            })
+        };
+        let mut push = |ip: Ipv4Addr, port: u16, kind: Kind, backends: Vec<Backend>, external: Option<External>| {
             out.push(Entry {
                 frontend: Frontend::new(SocketAddrV4::new(ip, port), protocol),
                 kind,
                 service: service.clone(),
                 backends,
                 affinity,
+                external,
             });
         };
         // Headless services have no virtual address to translate.
         if !cluster_ips.is_empty() {
-            let internal = if local_only { backends_for(sp, slices, Some(node)) } else { all.clone() };
+            let internal = if local_only { here.clone() } else { all.clone() };
             for ip in &cluster_ips {
-                push(*ip, port, Kind::ClusterIp, internal.clone());
+                push(*ip, port, Kind::ClusterIp, internal.clone(), None);
             }
         }
-        for ip in &external {
-            push(*ip, port, Kind::ExternalIp, all.clone());
+        for ip in &external_ips {
+            push(*ip, port, Kind::ExternalIp, all.clone(), external(Vec::new()));
         }
         for ip in &lb {
-            push(*ip, port, Kind::LoadBalancer, all.clone());
+            push(*ip, port, Kind::LoadBalancer, all.clone(), external(source_ranges.clone()));
         }
         if matches!(ty, "NodePort" | "LoadBalancer") {
             if let Some(node_port) = sp.node_port.and_then(port_u16) {
                 for ip in node_ips {
-                    push(*ip, node_port, Kind::NodePort, all.clone());
+                    push(*ip, node_port, Kind::NodePort, all.clone(), external(Vec::new()));
                 }
             }
         }
@@ -243,6 +279,26 @@ mod tests {
             ]
         );
         assert!(e.iter().all(|x| x.affinity == Some(Duration::from_secs(60)) && x.backends.len() == 1));
+    }
+
+    #[test]
+    fn outside_frontends_carry_policy_local_backends_ranges_and_health_port() {
+        let s = svc(
+            json!({"type": "LoadBalancer", "clusterIP": "10.96.0.50", "externalTrafficPolicy": "Local",
+                   "healthCheckNodePort": 31000, "loadBalancerSourceRanges": ["192.0.2.0/24"],
+                   "ports": [{"port": 80, "nodePort": 30080}]}),
+            json!({"loadBalancer": {"ingress": [{"ip": "172.31.0.200"}]}}),
+        );
+        let sl = slice(json!([{"port": 8080}]), &[("10.244.0.5", Some(true), "n1"), ("10.244.1.5", Some(true), "n2")]);
+        let e = entries(&s, &[&sl], "n1", &["172.31.0.11".parse().unwrap()]);
+        assert!(e[0].external.is_none(), "ClusterIP is inside-only");
+        let lb = e.iter().find(|x| x.kind == Kind::LoadBalancer).and_then(|x| x.external.clone()).unwrap();
+        assert!(lb.policy_local);
+        assert_eq!(ips(&lb.local), ["10.244.0.5:8080"]);
+        assert_eq!(lb.source_ranges, vec!["192.0.2.0/24".parse::<Ipv4Net>().unwrap()]);
+        assert_eq!(lb.health_check_port, Some(31000));
+        let np = e.iter().find(|x| x.kind == Kind::NodePort).and_then(|x| x.external.clone()).unwrap();
+        assert!(np.source_ranges.is_empty(), "source ranges guard LoadBalancer addresses only");
     }
 
     #[test]

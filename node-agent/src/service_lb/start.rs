@@ -1,15 +1,28 @@
-//! Bringing the node's socket load balancer up: bpffs mounted, programs
-//! attached to the cgroup the node's pods live under, maps pinned under
-//! `/sys/fs/bpf/keel/<node>` (so an agent restart keeps traffic flowing).
+//! Bringing the node's load balancers up: bpffs mounted, the socket LB
+//! attached to the cgroup the node's pods live under, the external (TC) LB
+//! attached to the interface holding the node's address; maps and links
+//! pinned under `/sys/fs/bpf/keel/<node>/{socket,external}` so an agent
+//! restart keeps traffic flowing.
 
-use crate::lb::{LbError, SocketLb};
+use crate::lb::{ExternalLb, LbError, SocketLb};
+use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
 pub const BPFFS: &str = "/sys/fs/bpf";
 
-/// Where a node's maps and links are pinned.
-pub fn pin_dir(node: &str) -> PathBuf {
+/// Where all of a node's pins live.
+pub fn node_dir(node: &str) -> PathBuf {
     Path::new(BPFFS).join("keel").join(node)
+}
+
+/// The socket LB's pins.
+pub fn pin_dir(node: &str) -> PathBuf {
+    node_dir(node).join("socket")
+}
+
+/// The external LB's pins.
+pub fn external_pin_dir(node: &str) -> PathBuf {
+    node_dir(node).join("external")
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -20,6 +33,8 @@ pub enum StartError {
     Cgroup(#[from] crate::runtime::RuntimeError),
     #[error("mounting bpffs at {BPFFS}: {0}")]
     Mount(nix::Error),
+    #[error("no interface holds the node address {0}: the external load balancer attaches there")]
+    NoInterface(Ipv4Addr),
     #[error(transparent)]
     Lb(#[from] LbError),
 }
@@ -39,18 +54,42 @@ fn ensure_bpffs() -> Result<(), StartError> {
         .map_err(StartError::Mount)
 }
 
-/// Load (or re-open) the node's load balancer.
+/// The interface (in this thread's network namespace) holding `ip`.
+fn interface_of(ip: Ipv4Addr) -> Option<String> {
+    nix::ifaddrs::getifaddrs().ok()?.find_map(|a| {
+        let addr = a.address.as_ref()?.as_sockaddr_in()?.ip();
+        (addr == ip).then(|| a.interface_name.clone())
+    })
+}
+
+/// Load (or re-open) the node's socket load balancer.
 pub fn start(node: &str) -> Result<SocketLb, StartError> {
     ensure_bpffs()?;
     let cgroup = crate::runtime::cgroup_v2_dir(&format!("keel/{node}"))?.ok_or(StartError::NoCgroup2)?;
     Ok(SocketLb::load(&cgroup, &pin_dir(node))?)
 }
 
-/// Detach and unpin a node's load balancer (cluster teardown).
+/// Attach (or re-open) the node's external load balancer.
+pub fn start_external(node: &str, node_ip: Ipv4Addr) -> Result<ExternalLb, StartError> {
+    ensure_bpffs()?;
+    let iface = interface_of(node_ip).ok_or(StartError::NoInterface(node_ip))?;
+    Ok(ExternalLb::attach(&iface, node_ip, &external_pin_dir(node))?)
+}
+
+/// Detach and unpin a node's load balancers (cluster teardown).
 pub fn stop(node: &str) -> Result<(), LbError> {
-    let dir = pin_dir(node);
-    if !dir.exists() {
-        return Ok(());
+    let (socket, external) = (pin_dir(node), external_pin_dir(node));
+    if socket.exists() {
+        SocketLb::unload(&socket)?;
     }
-    SocketLb::unload(&dir)
+    if external.exists() {
+        ExternalLb::detach(&external)?;
+    }
+    // The node's directory, then the shared parent once the last node is gone.
+    let dir = node_dir(node);
+    let _ = std::fs::remove_dir(&dir);
+    if let Some(parent) = dir.parent() {
+        let _ = std::fs::remove_dir(parent);
+    }
+    Ok(())
 }

@@ -5,8 +5,9 @@
 //! is compared with what the maps hold, so entries left by a previous run
 //! of the agent (or a Service deleted while it was down) are removed.
 
+use super::health::{Health, HealthChecks};
 use super::model::{self, Entry};
-use crate::lb::{Frontend, SocketLb};
+use crate::lb::{ExternalBackend, ExternalFrontendConfig, ExternalLb, Frontend, SocketLb, TrafficPolicy};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::discovery::v1::EndpointSlice;
@@ -66,8 +67,21 @@ where
     reader
 }
 
+/// The node's two dataplanes and their settings.
+pub struct Dataplane {
+    /// Connections made on the node (pods and host): all frontends.
+    pub socket: SocketLb,
+    /// Packets arriving from outside: NodePort, externalIP and LoadBalancer frontends.
+    pub external: ExternalLb,
+    /// Maglev table size for external frontends (a prime).
+    pub maglev_size: u32,
+}
+
 struct Syncer {
     lb: SocketLb,
+    ext: ExternalLb,
+    maglev_size: u32,
+    health: HealthChecks,
     node: String,
     node_ips: Vec<Ipv4Addr>,
     services: Store<Service>,
@@ -77,13 +91,23 @@ struct Syncer {
 }
 
 /// Run until the agent stops.
-pub async fn run(client: kube::Client, lb: SocketLb, node: String, node_ips: Vec<Ipv4Addr>) {
+pub async fn run(client: kube::Client, dp: Dataplane, node: String, node_ips: Vec<Ipv4Addr>) {
     let (tx, mut rx) = mpsc::unbounded_channel();
     let services = spawn_watch(Api::<Service>::all(client.clone()), tx.clone(), |s: &Service| {
         Some(key(s.namespace().as_deref(), &s.name_any()))
     });
     let slices = spawn_watch(Api::<EndpointSlice>::all(client), tx, service_key_of_slice);
-    let mut s = Syncer { lb, node, node_ips, services, slices, applied: HashMap::new() };
+    let mut s = Syncer {
+        lb: dp.socket,
+        ext: dp.external,
+        maglev_size: dp.maglev_size,
+        health: HealthChecks::default(),
+        node,
+        node_ips,
+        services,
+        slices,
+        applied: HashMap::new(),
+    };
     let mut synced = 0;
     let mut dirty: HashSet<String> = HashSet::new();
     let mut resync = false;
@@ -152,6 +176,22 @@ impl Syncer {
                 self.applied.insert(k.clone(), wanted);
             }
         }
+        self.update_health();
+    }
+
+    /// Serve the health ports of Local-policy LoadBalancers with their local endpoint counts.
+    fn update_health(&mut self) {
+        let mut wanted: HashMap<u16, Health> = HashMap::new();
+        for (svc, entries) in &self.applied {
+            for e in entries {
+                if let Some(port) = e.external.as_ref().and_then(|x| x.health_check_port) {
+                    let local = e.external.as_ref().map_or(0, |x| x.local.len());
+                    let h = wanted.entry(port).or_insert(Health { service: svc.clone(), local_endpoints: 0 });
+                    h.local_endpoints = h.local_endpoints.max(local);
+                }
+            }
+        }
+        self.health.set(wanted);
     }
 
     /// Recompute everything and remove frontends nobody wants any more.
@@ -183,6 +223,14 @@ impl Syncer {
             }
             Err(e) => tracing::warn!(error = %e, "listing the load balancer's maps"),
         }
+        let external_wanted: HashSet<Frontend> =
+            self.applied.values().flatten().filter(|e| e.external.is_some()).map(|e| e.frontend).collect();
+        for e in self.ext.list().into_iter().filter(|e| !external_wanted.contains(&e.frontend)) {
+            if let Err(err) = self.ext.remove_frontend(&e.frontend) {
+                tracing::warn!(frontend = ?e.frontend, error = %err, "removing a stale external frontend");
+            }
+        }
+        self.update_health();
         tracing::info!(services = self.applied.len(), "load balancer in step with the API");
     }
 
@@ -195,10 +243,30 @@ impl Syncer {
             if let Err(err) = self.lb.set_service(e.frontend, &e.backends, e.affinity) {
                 tracing::warn!(service = %e.service, error = %err, "programming a frontend");
             }
+            if let Some(x) = &e.external {
+                let backends: Vec<ExternalBackend> =
+                    e.backends.iter().map(|b| ExternalBackend { addr: b.addr, local: x.local.contains(b) }).collect();
+                let config = ExternalFrontendConfig {
+                    policy: if x.policy_local { TrafficPolicy::Local } else { TrafficPolicy::Cluster },
+                    source_ranges: x.source_ranges.clone(),
+                    maglev_size: self.maglev_size,
+                };
+                if let Err(err) = self.ext.set_frontend(e.frontend, &backends, &config) {
+                    tracing::warn!(service = %e.service, error = %err, "programming an external frontend");
+                }
+            }
         }
-        for o in old.iter().filter(|o| !wanted.iter().any(|w| w.frontend == o.frontend)) {
-            if let Err(err) = self.lb.remove_service(&o.frontend) {
-                tracing::warn!(service = %o.service, error = %err, "removing a frontend");
+        for o in old {
+            let still = wanted.iter().find(|w| w.frontend == o.frontend);
+            if still.is_none() {
+                if let Err(err) = self.lb.remove_service(&o.frontend) {
+                    tracing::warn!(service = %o.service, error = %err, "removing a frontend");
+                }
+            }
+            if o.external.is_some() && still.is_none_or(|w| w.external.is_none()) {
+                if let Err(err) = self.ext.remove_frontend(&o.frontend) {
+                    tracing::warn!(service = %o.service, error = %err, "removing an external frontend");
+                }
             }
         }
     }
