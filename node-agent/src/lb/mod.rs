@@ -10,6 +10,7 @@
 //! externalIPs, LoadBalancer IPs): TC programs on the node's external interface with Maglev
 //! backend selection, connection tracking, DNAT/SNAT and reverse NAT. See `external/mod.rs`.
 mod attach;
+mod batch;
 mod error;
 mod external;
 mod maps;

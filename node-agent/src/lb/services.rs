@@ -66,6 +66,69 @@ impl LbMaps {
         Ok(())
     }
 
+    /// Creates services that do not exist yet with three batched writes:
+    /// counters, then backends, then the services that point at them (so a
+    /// reader never meets a service whose slots are missing).
+    pub(super) fn insert_new_batch(
+        &mut self,
+        items: &[(Frontend, Vec<Backend>, Option<Duration>, u32)],
+    ) -> Result<(), LbError> {
+        use aya::maps::IterableMap;
+        use lb_common::{Endpoint, ServiceKey};
+        use std::os::fd::AsFd;
+        let cpus = aya::util::nr_cpus().map_err(|(path, e)| LbError::io(path, e))?;
+        let mut stat_keys: Vec<u32> = Vec::with_capacity(items.len());
+        let mut be_keys: Vec<BackendKey> = Vec::new();
+        let mut be_vals: Vec<Endpoint> = Vec::new();
+        let mut svc_keys: Vec<ServiceKey> = Vec::with_capacity(items.len());
+        let mut svc_vals: Vec<ServiceValue> = Vec::with_capacity(items.len());
+        for (frontend, backends, affinity, id) in items {
+            let (flags, timeout) = affinity_fields(*affinity)?;
+            let desired: Vec<Endpoint> = dedup(backends).into_iter().map(Backend::to_endpoint).collect();
+            for (slot, ep) in desired.iter().enumerate() {
+                be_keys.push(BackendKey { service_id: *id, slot: slot as u32 });
+                be_vals.push(*ep);
+            }
+            stat_keys.push(*id);
+            svc_keys.push(frontend.to_key());
+            svc_vals.push(ServiceValue {
+                id: *id,
+                backend_count: desired.len() as u32,
+                flags,
+                affinity_timeout_secs: timeout,
+            });
+        }
+        let stat_vals = vec![ServiceStats::default(); stat_keys.len() * cpus];
+        let io = |name: &'static str| {
+            move |e: io::Error| LbError::Map {
+                name,
+                source: MapError::SyscallError(aya::sys::SyscallError { call: "bpf_map_update_batch", io_error: e }),
+            }
+        };
+        super::batch::update(
+            self.stats.map().fd().as_fd(),
+            super::batch::as_bytes(&stat_keys),
+            super::batch::as_bytes(&stat_vals),
+            stat_keys.len(),
+        )
+        .map_err(io(map_names::STATS))?;
+        super::batch::update(
+            self.backends.map().fd().as_fd(),
+            super::batch::as_bytes(&be_keys),
+            super::batch::as_bytes(&be_vals),
+            be_keys.len(),
+        )
+        .map_err(io(map_names::BACKENDS))?;
+        super::batch::update(
+            self.services.map().fd().as_fd(),
+            super::batch::as_bytes(&svc_keys),
+            super::batch::as_bytes(&svc_vals),
+            svc_keys.len(),
+        )
+        .map_err(io(map_names::SERVICES))?;
+        Ok(())
+    }
+
     /// Removes a service: the frontend first (new connects stop matching), then its slots,
     /// counters and affinity entries. Returns the freed id, or `None` if it did not exist.
     pub(super) fn remove(&mut self, frontend: &Frontend) -> Result<Option<u32>, LbError> {

@@ -92,6 +92,26 @@ impl SocketLb {
         Ok(())
     }
 
+    /// Sets many services at once: those the maps do not hold yet are written in a few batched
+    /// syscalls (the cost of programming thousands of services from scratch), the others one by
+    /// one as [`set_service`](Self::set_service) does.
+    pub fn set_services(&mut self, items: &[(Frontend, Vec<Backend>, Option<Duration>)]) -> Result<(), LbError> {
+        let mut fresh = Vec::new();
+        // Empty maps (a first start): nothing to look up.
+        let empty = self.used_ids.is_empty();
+        for (frontend, backends, affinity) in items {
+            if !empty && self.maps.service(frontend)?.is_some() {
+                self.set_service(*frontend, backends, *affinity)?;
+                continue;
+            }
+            let id = services::next_free_id(&self.used_ids, self.last_id)?;
+            self.used_ids.insert(id);
+            self.last_id = id;
+            fresh.push((*frontend, backends.clone(), *affinity, id));
+        }
+        self.maps.insert_new_batch(&fresh)
+    }
+
     /// Removes a frontend; connects to it are no longer translated. Returns whether it existed.
     pub fn remove_service(&mut self, frontend: &Frontend) -> Result<bool, LbError> {
         let removed = self.maps.remove(frontend)?;

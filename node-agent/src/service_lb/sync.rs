@@ -201,10 +201,12 @@ impl Syncer {
             self.services.state().iter().map(|s| key(s.namespace().as_deref(), &s.name_any())).collect();
         let mut all: BTreeMap<Frontend, ()> = BTreeMap::new();
         let mut next = HashMap::new();
+        // One write for everything, so a start with thousands of services is batched.
+        let (mut old_all, mut wanted_all) = (Vec::new(), Vec::new());
         for k in keys {
             let wanted = self.wanted(&k, &slices);
-            let old = self.applied.remove(&k).unwrap_or_default();
-            self.write(&old, &wanted);
+            old_all.extend(self.applied.remove(&k).unwrap_or_default());
+            wanted_all.extend(wanted.iter().cloned());
             for e in &wanted {
                 all.insert(e.frontend, ());
             }
@@ -212,6 +214,11 @@ impl Syncer {
                 next.insert(k, wanted);
             }
         }
+        // Services that vanished while we were not looking.
+        for (_, gone) in self.applied.drain() {
+            old_all.extend(gone);
+        }
+        self.write(&old_all, &wanted_all);
         self.applied = next;
         match self.lb.list() {
             Ok(held) => {
@@ -236,12 +243,19 @@ impl Syncer {
 
     /// Write the entries that differ from `old` and remove frontends that went.
     fn write(&mut self, old: &[Entry], wanted: &[Entry]) {
+        // Indexed, so a full resync of thousands of services stays linear.
+        let old_by: HashMap<Frontend, &Entry> = old.iter().map(|e| (e.frontend, e)).collect();
+        let wanted_by: HashMap<Frontend, &Entry> = wanted.iter().map(|e| (e.frontend, e)).collect();
+        let unchanged = |e: &Entry| old_by.get(&e.frontend).is_some_and(|o| *o == e);
+        // Socket-path frontends in one call: new ones go in batched map writes.
+        let changed: Vec<(crate::lb::Frontend, Vec<crate::lb::Backend>, Option<Duration>)> =
+            wanted.iter().filter(|e| !unchanged(e)).map(|e| (e.frontend, e.backends.clone(), e.affinity)).collect();
+        if let Err(err) = self.lb.set_services(&changed) {
+            tracing::warn!(frontends = changed.len(), error = %err, "programming frontends");
+        }
         for e in wanted {
-            if old.contains(e) {
+            if unchanged(e) {
                 continue;
-            }
-            if let Err(err) = self.lb.set_service(e.frontend, &e.backends, e.affinity) {
-                tracing::warn!(service = %e.service, error = %err, "programming a frontend");
             }
             if let Some(x) = &e.external {
                 let backends: Vec<ExternalBackend> =
@@ -257,7 +271,7 @@ impl Syncer {
             }
         }
         for o in old {
-            let still = wanted.iter().find(|w| w.frontend == o.frontend);
+            let still = wanted_by.get(&o.frontend).copied();
             if still.is_none() {
                 if let Err(err) = self.lb.remove_service(&o.frontend) {
                     tracing::warn!(service = %o.service, error = %err, "removing a frontend");

@@ -11,10 +11,11 @@
 //!
 //! Measures (a) connect latency p50/p99 with 1, 1,000 and 10,000 services
 //! installed, (b) the time to program 10,000 services x 10 endpoints, and
-//! (c) the connection rate through a ClusterIP vs straight to a pod IP.
+//! (c) the connection rate through a ClusterIP vs straight to a pod IP, and
+//! (d) the connection rate to a NodePort from outside the node.
 
 use anyhow::{bail, Context, Result};
-use keel_node_agent::lb::{Backend, Frontend, Protocol, SocketLb};
+use keel_node_agent::lb::{Backend, ExternalBackend, ExternalFrontendConfig, ExternalLb, Frontend, Protocol, SocketLb};
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddrV4, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -141,13 +142,14 @@ fn backends() -> Vec<Backend> {
     (1..=BACKENDS).map(|j| Backend::new(SocketAddrV4::new(Ipv4Addr::new(10, 199, 1, j), 8080))).collect()
 }
 
-/// Program services 0..n (those not there yet) into the socket LB.
+/// Program services from..to into the socket LB in one call (batched map writes).
 fn program_keel(lb: &mut SocketLb, from: usize, to: usize) -> Result<Duration> {
     let bs = backends();
+    let items: Vec<(Frontend, Vec<Backend>, Option<Duration>)> = (from..to)
+        .map(|i| (Frontend::new(SocketAddrV4::new(vip(i + 1), 80), Protocol::Tcp), bs.clone(), None))
+        .collect();
     let start = Instant::now();
-    for i in from..to {
-        lb.set_service(Frontend::new(SocketAddrV4::new(vip(i + 1), 80), Protocol::Tcp), &bs, None)?;
-    }
+    lb.set_services(&items)?;
     Ok(start.elapsed())
 }
 
@@ -306,6 +308,10 @@ fn main() -> Result<()> {
     };
     let via_vip = rate(format!("{}:80", vip(1)))?;
     let direct = rate("10.199.1.1:8080".into())?;
+    drop(lb);
+    drop(t);
+    println!("  NodePort from outside, TC path vs iptables NodePort chains");
+    let (np_keel, np_ipt) = node_port_rates()?;
 
     println!();
     println!("| metric | keel (socket LB) | kube-proxy iptables | ratio | target |");
@@ -336,6 +342,147 @@ fn main() -> Result<()> {
         "| connections/s through the ClusterIP vs the pod IP | {via_vip:.0} | {direct:.0} (direct) | {:.3}x | >= 0.98x |",
         via_vip / direct.max(1.0)
     );
-    drop(lb);
+    println!(
+        "| NodePort connections/s from outside | {np_keel:.0} | {np_ipt:.0} | {:.2}x | >= 1.7x |",
+        np_keel / np_ipt.max(1.0)
+    );
     Ok(())
+}
+
+/// (d) NodePort from outside: the external TC path against kube-proxy's
+/// iptables NodePort chains, each on its own "node" namespace between the
+/// same kind of outside client and a local backend pod.
+struct NodePortTopology {
+    tag: String,
+    pins: PathBuf,
+    servers: Vec<std::process::Child>,
+}
+
+impl NodePortTopology {
+    fn ns(&self, role: &str) -> String {
+        format!("kbn-{role}-{}", self.tag)
+    }
+
+    /// Namespaces: o (outside), nk/ni (nodes, keel and iptables), pk/pi (their pods).
+    fn create() -> Result<Self> {
+        let tag = std::process::id().to_string();
+        let t = NodePortTopology {
+            pins: PathBuf::from(format!("/sys/fs/bpf/keel-bench-np-{tag}")),
+            tag,
+            servers: Vec::new(),
+        };
+        let (o, nk, ni, pk, pi) = (t.ns("o"), t.ns("nk"), t.ns("ni"), t.ns("pk"), t.ns("pi"));
+        for ns in [&o, &nk, &ni, &pk, &pi] {
+            sh(&["ip", "netns", "add", ns])?;
+            sh(&["ip", "-n", ns, "link", "set", "lo", "up"])?;
+        }
+        for (node, pod, n) in [(&nk, &pk, 77), (&ni, &pi, 78)] {
+            let (oc, ne) = (format!("kbo{n}{}", t.tag), format!("kbe{n}{}", t.tag));
+            sh(&["ip", "link", "add", &oc, "netns", &o, "type", "veth", "peer", "name", &ne, "netns", node])?;
+            sh(&["ip", "-n", &o, "addr", "add", &format!("192.168.{n}.1/24"), "dev", &oc])?;
+            sh(&["ip", "-n", node, "addr", "add", &format!("192.168.{n}.2/24"), "dev", &ne])?;
+            sh(&["ip", "-n", &o, "link", "set", &oc, "up"])?;
+            sh(&["ip", "-n", node, "link", "set", &ne, "up"])?;
+            let (nv, pv) = (format!("kbn{n}{}", t.tag), format!("kbp{n}{}", t.tag));
+            sh(&["ip", "link", "add", &nv, "netns", node, "type", "veth", "peer", "name", &pv, "netns", pod])?;
+            sh(&["ip", "-n", node, "addr", "add", &format!("10.200.{n}.1/24"), "dev", &nv])?;
+            sh(&["ip", "-n", pod, "addr", "add", &format!("10.200.{n}.2/24"), "dev", &pv])?;
+            sh(&["ip", "-n", node, "link", "set", &nv, "up"])?;
+            sh(&["ip", "-n", pod, "link", "set", &pv, "up"])?;
+            sh(&["ip", "-n", pod, "route", "add", "default", "via", &format!("10.200.{n}.1")])?;
+            sh(&["ip", "netns", "exec", node, "sysctl", "-qw", "net.ipv4.ip_forward=1"])?;
+        }
+        Ok(t)
+    }
+
+    fn start_servers(&mut self) -> Result<()> {
+        for pod in ["pk", "pi"] {
+            let child = Command::new("ip")
+                .args(["netns", "exec", &self.ns(pod)])
+                .arg(std::env::current_exe()?)
+                .arg("serve")
+                .stdout(Stdio::null())
+                .spawn()?;
+            self.servers.push(child);
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        Ok(())
+    }
+
+    /// kube-proxy's NodePort path for Cluster policy: KUBE-SERVICES ->
+    /// KUBE-NODEPORTS -> KUBE-EXT (mark for masquerade) -> KUBE-SVC -> KUBE-SEP DNAT.
+    fn iptables(&self) -> Result<()> {
+        let rules = "*nat\n:KUBE-SERVICES - [0:0]\n:KUBE-NODEPORTS - [0:0]\n:KUBE-EXT-X - [0:0]\n:KUBE-SVC-X - [0:0]\n\
+            :KUBE-SEP-X - [0:0]\n:KUBE-MARK-MASQ - [0:0]\n:KUBE-POSTROUTING - [0:0]\n\
+            -A PREROUTING -j KUBE-SERVICES\n-A POSTROUTING -j KUBE-POSTROUTING\n\
+            -A KUBE-SERVICES -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS\n\
+            -A KUBE-NODEPORTS -p tcp -m tcp --dport 30080 -j KUBE-EXT-X\n\
+            -A KUBE-EXT-X -j KUBE-MARK-MASQ\n-A KUBE-EXT-X -j KUBE-SVC-X\n\
+            -A KUBE-SVC-X -j KUBE-SEP-X\n\
+            -A KUBE-SEP-X -p tcp -m tcp -j DNAT --to-destination 10.200.78.2:8080\n\
+            -A KUBE-MARK-MASQ -j MARK --set-xmark 0x4000/0x4000\n\
+            -A KUBE-POSTROUTING -m mark ! --mark 0x4000/0x4000 -j RETURN\n\
+            -A KUBE-POSTROUTING -j MARK --set-xmark 0x4000/0x0\n\
+            -A KUBE-POSTROUTING -j MASQUERADE\nCOMMIT\n";
+        let mut child = Command::new("ip")
+            .args(["netns", "exec", &self.ns("ni"), "iptables-restore"])
+            .stdin(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        if let Some(mut stdin) = child.stdin.take() {
+            stdin.write_all(rules.as_bytes())?;
+        }
+        let out = child.wait_with_output()?;
+        anyhow::ensure!(out.status.success(), "iptables-restore: {}", String::from_utf8_lossy(&out.stderr));
+        Ok(())
+    }
+
+    /// Attach the external LB in node nk (the attach resolves the interface
+    /// in the calling thread's namespace, so a thread enters it).
+    fn keel(&self) -> Result<ExternalLb> {
+        let (ns, iface, pins) = (self.ns("nk"), format!("kbe77{}", self.tag), self.pins.clone());
+        let handle = std::thread::spawn(move || -> Result<ExternalLb> {
+            let f = std::fs::File::open(format!("/run/netns/{ns}"))?;
+            nix::sched::setns(f, nix::sched::CloneFlags::CLONE_NEWNET)?;
+            let mut lb = ExternalLb::attach(&iface, Ipv4Addr::new(192, 168, 77, 2), &pins)?;
+            let frontend = Frontend::new(SocketAddrV4::new(Ipv4Addr::new(192, 168, 77, 2), 30080), Protocol::Tcp);
+            let backend = ExternalBackend { addr: SocketAddrV4::new(Ipv4Addr::new(10, 200, 77, 2), 8080), local: true };
+            lb.set_frontend(frontend, &[backend], &ExternalFrontendConfig::default())?;
+            Ok(lb)
+        });
+        handle.join().map_err(|_| anyhow::anyhow!("attach thread panicked"))?
+    }
+
+    fn rate(&self, addr: &str) -> Result<f64> {
+        let out = Command::new(std::env::current_exe()?)
+            .args(["client", &self.ns("o"), "rate", addr, &RATE_CONNECTS.to_string()])
+            .output()?;
+        anyhow::ensure!(out.status.success(), "client: {}", String::from_utf8_lossy(&out.stderr));
+        Ok(String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or(0.0))
+    }
+}
+
+impl Drop for NodePortTopology {
+    fn drop(&mut self) {
+        for c in &mut self.servers {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let _ = ExternalLb::detach(&self.pins);
+        for role in ["o", "nk", "ni", "pk", "pi"] {
+            let _ = Command::new("ip").args(["netns", "del", &self.ns(role)]).status();
+        }
+    }
+}
+
+/// Connections per second from outside through each node's NodePort.
+fn node_port_rates() -> Result<(f64, f64)> {
+    let mut t = NodePortTopology::create()?;
+    t.start_servers()?;
+    t.iptables()?;
+    let lb = t.keel()?;
+    let keel = t.rate("192.168.77.2:30080")?;
+    let ipt = t.rate("192.168.78.2:30080")?;
+    drop(lb);
+    Ok((keel, ipt))
 }
