@@ -386,6 +386,17 @@ spec:
             assert!(a["remote"].as_str().unwrap_or_default().starts_with("172.31.0.1:"), "client address kept: {a}");
         }
     }
+    // A pod's hostPort, reached from outside at its node's address.
+    let hp = format!(
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: hp}}\nspec:\n  nodeName: {}\n  containers: [{{name: echo, image: keel-test/echo:v1, ports: [{{containerPort: 8080, hostPort: 8081}}]}}]\n",
+        c.nodes[1]
+    );
+    c.apply(V, &hp);
+    let a = eventually(Duration::from_secs(60), "the hostPort answering", || {
+        from_outside(&c, &format!("http://{}:8081/", node_ip(1)))
+    });
+    assert_eq!(hostname(&a), "hp", "{a}");
+    assert!(a["remote"].as_str().unwrap_or_default().starts_with("172.31.0.1:"), "client address kept: {a}");
     let list = std::process::Command::new(keel_e2e::keel_bin())
         .args(["lb", "list", "--node", &c.nodes[0]])
         .output()

@@ -24,6 +24,8 @@ fn protocol(s: Option<&str>) -> Option<Protocol> {
 /// Which kind of address a frontend is (for listing and policies).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Kind {
+    /// A pod's hostPort on this node.
+    HostPort,
     ClusterIp,
     ExternalIp,
     LoadBalancer,
@@ -194,6 +196,49 @@ pub fn entries(svc: &Service, slices: &[&EndpointSlice], node: &str, node_ips: &
     out
 }
 
+/// A pod's hostPorts on this node: the node's address at each hostPort,
+/// leading to the pod (always local: no SNAT, the client's address kept).
+/// Host-network pods bind the port themselves and need nothing.
+pub fn host_port_entries(pod: &k8s_openapi::api::core::v1::Pod, node_ips: &[Ipv4Addr]) -> Vec<Entry> {
+    let Some(spec) = pod.spec.as_ref() else { return Vec::new() };
+    if spec.host_network.unwrap_or(false) || pod.metadata.deletion_timestamp.is_some() {
+        return Vec::new();
+    }
+    let Some(pod_ip) = pod.status.as_ref().and_then(|s| s.pod_ip.as_deref()).and_then(|ip| ip.parse::<Ipv4Addr>().ok())
+    else {
+        return Vec::new();
+    };
+    let id =
+        format!("{}/{}", pod.metadata.namespace.as_deref().unwrap_or(""), pod.metadata.name.as_deref().unwrap_or(""));
+    let mut out = Vec::new();
+    for cp in spec.containers.iter().flat_map(|c| c.ports.iter().flatten()) {
+        let (Some(host_port), Some(target), Some(protocol)) =
+            (cp.host_port.and_then(port_u16), port_u16(cp.container_port), protocol(cp.protocol.as_deref()))
+        else {
+            continue;
+        };
+        let host_ip: Option<Ipv4Addr> =
+            cp.host_ip.as_deref().and_then(|ip| ip.parse().ok()).filter(|ip: &Ipv4Addr| !ip.is_unspecified());
+        let backend = Backend::new(SocketAddrV4::new(pod_ip, target));
+        for ip in node_ips.iter().filter(|ip| host_ip.is_none_or(|h| h == **ip)) {
+            out.push(Entry {
+                frontend: Frontend::new(SocketAddrV4::new(*ip, host_port), protocol),
+                kind: Kind::HostPort,
+                service: format!("pod {id}:{}", cp.name.as_deref().unwrap_or("")),
+                backends: vec![backend],
+                affinity: None,
+                external: Some(External {
+                    local: vec![backend],
+                    policy_local: true,
+                    source_ranges: Vec::new(),
+                    health_check_port: None,
+                }),
+            });
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -299,6 +344,24 @@ mod tests {
         assert_eq!(lb.health_check_port, Some(31000));
         let np = e.iter().find(|x| x.kind == Kind::NodePort).and_then(|x| x.external.clone()).unwrap();
         assert!(np.source_ranges.is_empty(), "source ranges guard LoadBalancer addresses only");
+    }
+
+    #[test]
+    fn host_ports_lead_to_the_pod_on_this_node() {
+        let pod: k8s_openapi::api::core::v1::Pod = serde_json::from_value(json!({
+            "metadata": {"name": "p", "namespace": "default"},
+            "spec": {"containers": [{"name": "c", "ports": [
+                {"containerPort": 8080, "hostPort": 8081},
+                {"containerPort": 53, "hostPort": 5353, "protocol": "UDP", "hostIP": "10.0.0.9"},
+                {"containerPort": 9090}]}]},
+            "status": {"podIP": "10.244.0.7"},
+        }))
+        .unwrap();
+        let e = host_port_entries(&pod, &["172.31.0.11".parse().unwrap()]);
+        assert_eq!(e.len(), 1, "the UDP port is bound to another host IP: {e:?}");
+        assert_eq!(e[0].frontend.addr.to_string(), "172.31.0.11:8081");
+        assert_eq!(ips(&e[0].backends), ["10.244.0.7:8080"]);
+        assert!(e[0].external.as_ref().is_some_and(|x| x.policy_local && x.local.len() == 1));
     }
 
     #[test]

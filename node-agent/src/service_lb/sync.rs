@@ -9,7 +9,7 @@ use super::health::{Health, HealthChecks};
 use super::model::{self, Entry};
 use crate::lb::{ExternalBackend, ExternalFrontendConfig, ExternalLb, Frontend, SocketLb, TrafficPolicy};
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::core::v1::{Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{watcher, WatchStreamExt};
@@ -20,6 +20,8 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
+/// Keys of pods (for their hostPorts) among the Service keys.
+const POD_KEY: &str = "pod:";
 
 /// What a watch event means for the sync loop.
 enum Change {
@@ -38,13 +40,18 @@ fn service_key_of_slice(s: &EndpointSlice) -> Option<String> {
 }
 
 /// Watch `api` into a store, reporting which Service each event touches.
-fn spawn_watch<K>(api: Api<K>, tx: mpsc::UnboundedSender<Change>, service_of: fn(&K) -> Option<String>) -> Store<K>
+fn spawn_watch<K>(
+    api: Api<K>,
+    config: watcher::Config,
+    tx: mpsc::UnboundedSender<Change>,
+    service_of: fn(&K) -> Option<String>,
+) -> Store<K>
 where
     K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
     K::DynamicType: Default + Eq + std::hash::Hash + Clone + Send + Sync,
 {
     let (reader, writer) = reflector::store::<K>();
-    let events = reflector::reflector(writer, watcher(api, watcher::Config::default())).default_backoff();
+    let events = reflector::reflector(writer, watcher(api, config)).default_backoff();
     tokio::spawn(async move {
         futures::pin_mut!(events);
         while let Some(event) = events.next().await {
@@ -86,6 +93,7 @@ struct Syncer {
     node_ips: Vec<Ipv4Addr>,
     services: Store<Service>,
     slices: Store<EndpointSlice>,
+    pods: Store<Pod>,
     /// What the maps hold per Service, as last written.
     applied: HashMap<String, Vec<Entry>>,
 }
@@ -93,10 +101,16 @@ struct Syncer {
 /// Run until the agent stops.
 pub async fn run(client: kube::Client, dp: Dataplane, node: String, node_ips: Vec<Ipv4Addr>) {
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let services = spawn_watch(Api::<Service>::all(client.clone()), tx.clone(), |s: &Service| {
+    let all = watcher::Config::default;
+    let services = spawn_watch(Api::<Service>::all(client.clone()), all(), tx.clone(), |s: &Service| {
         Some(key(s.namespace().as_deref(), &s.name_any()))
     });
-    let slices = spawn_watch(Api::<EndpointSlice>::all(client), tx, service_key_of_slice);
+    let slices = spawn_watch(Api::<EndpointSlice>::all(client.clone()), all(), tx.clone(), service_key_of_slice);
+    // This node's pods, for their hostPorts.
+    let mine = watcher::Config::default().fields(&format!("spec.nodeName={node}"));
+    let pods = spawn_watch(Api::<Pod>::all(client), mine, tx, |p: &Pod| {
+        Some(format!("{POD_KEY}{}", key(p.namespace().as_deref(), &p.name_any())))
+    });
     let mut s = Syncer {
         lb: dp.socket,
         ext: dp.external,
@@ -106,6 +120,7 @@ pub async fn run(client: kube::Client, dp: Dataplane, node: String, node_ips: Ve
         node_ips,
         services,
         slices,
+        pods,
         applied: HashMap::new(),
     };
     let mut synced = 0;
@@ -129,8 +144,8 @@ pub async fn run(client: kube::Client, dp: Dataplane, node: String, node_ips: Ve
                 }
             }
         }
-        // Both stores must have listed once before anything is written.
-        if synced < 2 {
+        // Every store must have listed once before anything is written.
+        if synced < 3 {
             continue;
         }
         if resync {
@@ -158,6 +173,11 @@ impl Syncer {
     }
 
     fn wanted(&self, key: &str, slices: &HashMap<String, Vec<std::sync::Arc<EndpointSlice>>>) -> Vec<Entry> {
+        if let Some(pod_key) = key.strip_prefix(POD_KEY) {
+            let (ns, name) = pod_key.split_once('/').unwrap_or(("", pod_key));
+            let Some(pod) = self.pods.get(&ObjectRef::new(name).within(ns)) else { return Vec::new() };
+            return model::host_port_entries(&pod, &self.node_ips);
+        }
         let (ns, name) = key.split_once('/').unwrap_or(("", key));
         let Some(svc) = self.services.get(&ObjectRef::new(name).within(ns)) else { return Vec::new() };
         let refs: Vec<&EndpointSlice> = slices.get(key).into_iter().flatten().map(|s| &**s).collect();
@@ -197,8 +217,11 @@ impl Syncer {
     /// Recompute everything and remove frontends nobody wants any more.
     fn resync(&mut self) {
         let slices = self.slices_by_service(None);
-        let keys: Vec<String> =
+        let mut keys: Vec<String> =
             self.services.state().iter().map(|s| key(s.namespace().as_deref(), &s.name_any())).collect();
+        keys.extend(
+            self.pods.state().iter().map(|p| format!("{POD_KEY}{}", key(p.namespace().as_deref(), &p.name_any()))),
+        );
         let mut all: BTreeMap<Frontend, ()> = BTreeMap::new();
         let mut next = HashMap::new();
         // One write for everything, so a start with thousands of services is batched.
