@@ -176,7 +176,20 @@ pub async fn run(args: AgentArgs) -> Result<()> {
         let listen = std::net::SocketAddr::new(std::net::Ipv4Addr::UNSPECIFIED.into(), args.metrics_port);
         tokio::spawn(service_lb::metrics::serve(listen, facts.name.clone(), lb.pin_dir().to_path_buf()));
     }
-    let dataplane = service_lb::Dataplane { socket: lb, external, maglev_size: args.maglev_table_size };
+    // LoadBalancer addresses are announced with ARP (L2 mode); a node that
+    // cannot open the socket still serves traffic routed to it.
+    let announcer = match service_lb::external_interface(node_ip).map(|i| service_lb::announce::Announcer::start(&i)) {
+        Ok(Ok(a)) => Some(a),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "no ARP announcements of LoadBalancer addresses");
+            None
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "no ARP announcements of LoadBalancer addresses");
+            None
+        }
+    };
+    let dataplane = service_lb::Dataplane { socket: lb, external, maglev_size: args.maglev_table_size, announcer };
     tokio::spawn(service_lb::run(client.clone(), dataplane, facts.name.clone(), vec![node_ip]));
     let ctx = std::sync::Arc::new(kubelet::Context::new(client.clone(), config, runtime, network, images));
     // The kubelet API (logs, exec, attach, port-forward) for the API server,

@@ -344,21 +344,32 @@ spec:
     assert_eq!(seen, web, "every backend reached through the NodePorts");
     assert!(snat_seen, "remote backends are reached through SNAT to the node");
 
-    // The LoadBalancer address, routed by the outside "router" to node 1
-    // (Keel does not announce addresses yet): Local policy keeps the
-    // client's address and only node 1's pods answer.
+    // The LoadBalancer address, announced by ARP from one node with a
+    // local endpoint: Local policy keeps the client's address and only that
+    // node's pods answer; its health port says how many it has.
     let lb_ip = eventually(Duration::from_secs(30), "an address for lb", || {
         let ip = c.ok(V, &["get", "service", "lb", "-o", "jsonpath={.status.loadBalancer.ingress[0].ip}"]);
         (!ip.trim().is_empty()).then(|| ip.trim().to_string())
     });
-    let route = c.on_underlay(&["ip", "route", "replace", &format!("{lb_ip}/32"), "via", &node_ip(0)]);
-    assert!(route.status.success(), "{}", String::from_utf8_lossy(&route.stderr));
+    let answers: Vec<Value> = eventually(Duration::from_secs(30), "answers on the LoadBalancer address", || {
+        let a: Vec<Value> = (0..10).filter_map(|_| from_outside(&c, &format!("http://{lb_ip}/"))).collect();
+        (a.len() == 10).then_some(a)
+    });
     let pods = ready_pods(&c, "app=web");
-    let on_node1: HashSet<String> = pods
-        .iter()
-        .filter(|p| p["spec"]["nodeName"] == c.nodes[0].as_str())
-        .filter_map(|p| p["metadata"]["name"].as_str().map(String::from))
-        .collect();
+    let node_of = |name: &str| {
+        pods.iter()
+            .find(|p| p["metadata"]["name"] == name)
+            .and_then(|p| p["spec"]["nodeName"].as_str())
+            .map(String::from)
+    };
+    let nodes: HashSet<Option<String>> = answers.iter().map(|a| node_of(&hostname(a))).collect();
+    assert_eq!(nodes.len(), 1, "one node announces and serves the address: {answers:?}");
+    let announcer = nodes.into_iter().next().flatten().unwrap_or_default();
+    for a in &answers {
+        assert!(a["remote"].as_str().unwrap_or_default().starts_with("172.31.0.1:"), "client address kept: {a}");
+    }
+    let idx = c.nodes.iter().position(|n| *n == announcer).unwrap_or(0);
+    let local = pods.iter().filter(|p| p["spec"]["nodeName"] == announcer.as_str()).count();
     let hc_port = c.ok(V, &["get", "service", "lb", "-o", "jsonpath={.spec.healthCheckNodePort}"]).trim().to_string();
     let health = c.on_underlay(&[
         "curl",
@@ -367,25 +378,10 @@ spec:
         "\n%{http_code}",
         "--max-time",
         "3",
-        &format!("http://{}:{hc_port}/", node_ip(0)),
+        &format!("http://{}:{hc_port}/", node_ip(idx)),
     ]);
     let health = String::from_utf8_lossy(&health.stdout).to_string();
-    if on_node1.is_empty() {
-        assert!(health.ends_with("503"), "{health}");
-    } else {
-        assert!(
-            health.ends_with("200") && health.contains(&format!("\"localEndpoints\":{}", on_node1.len())),
-            "{health}"
-        );
-        let answers: Vec<Value> = eventually(Duration::from_secs(30), "answers on the LoadBalancer address", || {
-            let a: Vec<Value> = (0..10).filter_map(|_| from_outside(&c, &format!("http://{lb_ip}/"))).collect();
-            (a.len() == 10).then_some(a)
-        });
-        for a in &answers {
-            assert!(on_node1.contains(&hostname(a)), "Local policy answered from another node: {a}");
-            assert!(a["remote"].as_str().unwrap_or_default().starts_with("172.31.0.1:"), "client address kept: {a}");
-        }
-    }
+    assert!(health.ends_with("200") && health.contains(&format!("\"localEndpoints\":{local}")), "{health}");
     // A pod's hostPort, reached from outside at its node's address.
     let hp = format!(
         "apiVersion: v1\nkind: Pod\nmetadata: {{name: hp}}\nspec:\n  nodeName: {}\n  containers: [{{name: echo, image: keel-test/echo:v1, ports: [{{containerPort: 8080, hostPort: 8081}}]}}]\n",

@@ -2,11 +2,14 @@
 //! into load-balancer entries (`model`) and kept in the node's eBPF maps
 //! (`sync`), which `start` loads and pins.
 
+pub mod announce;
 mod health;
 pub mod metrics;
 pub mod model;
 mod start;
 mod sync;
 
-pub use start::{external_pin_dir, node_dir, pin_dir, start, start_external, stop, StartError, BPFFS};
+pub use start::{
+    external_interface, external_pin_dir, node_dir, pin_dir, start, start_external, stop, StartError, BPFFS,
+};
 pub use sync::{run, Dataplane};

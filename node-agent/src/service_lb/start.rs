@@ -69,10 +69,15 @@ pub fn start(node: &str) -> Result<SocketLb, StartError> {
     Ok(SocketLb::load(&cgroup, &pin_dir(node))?)
 }
 
+/// The interface holding the node's address (where outside traffic arrives).
+pub fn external_interface(node_ip: Ipv4Addr) -> Result<String, StartError> {
+    interface_of(node_ip).ok_or(StartError::NoInterface(node_ip))
+}
+
 /// Attach (or re-open) the node's external load balancer.
 pub fn start_external(node: &str, node_ip: Ipv4Addr) -> Result<ExternalLb, StartError> {
     ensure_bpffs()?;
-    let iface = interface_of(node_ip).ok_or(StartError::NoInterface(node_ip))?;
+    let iface = external_interface(node_ip)?;
     Ok(ExternalLb::attach(&iface, node_ip, &external_pin_dir(node))?)
 }
 

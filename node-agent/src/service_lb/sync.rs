@@ -82,6 +82,8 @@ pub struct Dataplane {
     pub external: ExternalLb,
     /// Maglev table size for external frontends (a prime).
     pub maglev_size: u32,
+    /// Answers ARP for the LoadBalancer addresses this node announces.
+    pub announcer: Option<super::announce::Announcer>,
 }
 
 struct Syncer {
@@ -89,6 +91,7 @@ struct Syncer {
     ext: ExternalLb,
     maglev_size: u32,
     health: HealthChecks,
+    announcer: Option<super::announce::Announcer>,
     node: String,
     node_ips: Vec<Ipv4Addr>,
     services: Store<Service>,
@@ -116,6 +119,7 @@ pub async fn run(client: kube::Client, dp: Dataplane, node: String, node_ips: Ve
         ext: dp.external,
         maglev_size: dp.maglev_size,
         health: HealthChecks::default(),
+        announcer: dp.announcer,
         node,
         node_ips,
         services,
@@ -156,6 +160,7 @@ pub async fn run(client: kube::Client, dp: Dataplane, node: String, node_ips: Ve
             let keys: Vec<String> = dirty.drain().collect();
             s.sync(&keys);
         }
+        s.announce();
     }
 }
 
@@ -197,6 +202,41 @@ impl Syncer {
             }
         }
         self.update_health();
+    }
+
+    /// Answer ARP for the LoadBalancer addresses this node is chosen for:
+    /// among the nodes with a ready endpoint of the Service.
+    fn announce(&self) {
+        let Some(announcer) = &self.announcer else { return };
+        let lbs: Vec<std::sync::Arc<Service>> = self
+            .services
+            .state()
+            .into_iter()
+            .filter(|s| s.spec.as_ref().and_then(|s| s.type_.as_deref()) == Some("LoadBalancer"))
+            .collect();
+        let mut wanted = std::collections::BTreeSet::new();
+        if !lbs.is_empty() {
+            let slices = self.slices_by_service(None);
+            for svc in lbs {
+                let k = key(svc.namespace().as_deref(), &svc.name_any());
+                let nodes: std::collections::BTreeSet<String> = slices
+                    .get(&k)
+                    .into_iter()
+                    .flatten()
+                    .flat_map(|s| s.endpoints.iter())
+                    .filter(|e| e.conditions.as_ref().and_then(|c| c.ready).unwrap_or(true))
+                    .filter_map(|e| e.node_name.clone())
+                    .collect();
+                let ingress =
+                    svc.status.as_ref().and_then(|s| s.load_balancer.as_ref()).and_then(|l| l.ingress.clone());
+                for ip in ingress.into_iter().flatten().filter_map(|i| i.ip?.parse::<Ipv4Addr>().ok()) {
+                    if super::announce::announcer(ip, nodes.iter().map(String::as_str)) == Some(self.node.as_str()) {
+                        wanted.insert(ip);
+                    }
+                }
+            }
+        }
+        announcer.set(wanted);
     }
 
     /// Serve the health ports of Local-policy LoadBalancers with their local endpoint counts.
