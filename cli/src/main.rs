@@ -43,6 +43,7 @@ enum Command {
 async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
     let data_dir = args.data_dir.clone();
     let embedded_agent = !args.disable_agent;
+    let node_name = args.node_name.clone();
     let started = server::start(args).await?;
     if embedded_agent {
         let mut agent = AgentArgs::new(
@@ -52,6 +53,7 @@ async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
             data_dir.join("agent"),
         );
         agent.node_ip = Some(started.advertise);
+        agent.node_name = node_name;
         tokio::spawn(async move {
             if let Err(e) = keel_node_agent::run(agent).await {
                 tracing_error(&e);

@@ -85,6 +85,9 @@ pub struct ServerArgs {
     /// Do not run a node agent inside the server process.
     #[arg(long)]
     pub disable_agent: bool,
+    /// Node name of the embedded agent (default: the hostname).
+    #[arg(long)]
+    pub node_name: Option<String>,
     /// Do not run the controllers and the scheduler in this process (run
     /// them with `keel controller-manager` instead).
     #[arg(long)]

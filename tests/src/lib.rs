@@ -45,6 +45,9 @@ pub struct Server {
     embedded_agent: bool,
     /// `ip netns` name the server (and kubectl) run in, when not the host's.
     netns: Option<String>,
+    /// The embedded agent's node name (unique per test, so its load-balancer
+    /// pins and cgroup are its own and can be removed).
+    node_name: Option<String>,
 }
 
 impl Server {
@@ -78,6 +81,7 @@ impl Server {
             dir,
             port: free_port()?,
             extra_args: extra_args.iter().map(|s| s.to_string()).collect(),
+            node_name: netns.as_ref().map(|ns| format!("{ns}-node")),
             embedded_agent,
             netns,
         };
@@ -119,6 +123,7 @@ impl Server {
             .arg(self.dir.path())
             .args(&self.extra_args)
             .args(if self.embedded_agent { None } else { Some("--disable-agent") })
+            .args(self.node_name.iter().flat_map(|n| ["--node-name", n.as_str()]))
             .env("RUST_LOG", "info,keel_control_plane=debug,sled=warn")
             .stdout(Stdio::from(log.try_clone()?))
             .stderr(Stdio::from(log))
@@ -286,10 +291,27 @@ pub fn eventually<T>(timeout: Duration, what: &str, mut check: impl FnMut() -> O
 impl Drop for Server {
     fn drop(&mut self) {
         self.stop();
+        if let Some(node) = &self.node_name {
+            // The agent's eBPF pins outlive it by design; a test's must not.
+            let _ = keel_node_agent::service_lb::stop(node);
+            remove_node_cgroup(node);
+        }
         if let Some(ns) = &self.netns {
             let _ = Command::new("ip").args(["netns", "del", ns]).status();
         }
         unmount_under(self.dir.path());
+    }
+}
+
+/// Remove `<this process's cgroup v2>/keel/<node>` (and `keel` once empty),
+/// which the embedded agent created for its pods and load balancer.
+fn remove_node_cgroup(node: &str) {
+    let own = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+    let Some(path) = own.lines().find_map(|l| l.strip_prefix("0::")) else { return };
+    for root in ["/sys/fs/cgroup/unified", "/sys/fs/cgroup"] {
+        let base = Path::new(root).join(path.trim_start_matches('/')).join("keel");
+        let _ = std::fs::remove_dir(base.join(node));
+        let _ = std::fs::remove_dir(&base);
     }
 }
 
