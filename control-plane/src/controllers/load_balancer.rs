@@ -6,10 +6,10 @@
 //! gives its IP back.
 
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::{ObjectReference, Service};
+use k8s_openapi::api::core::v1::Service;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::events::{EventType, Recorder, Reporter};
 use kube::runtime::reflector::Store;
 use kube::runtime::watcher;
 use kube::ResourceExt;
@@ -143,7 +143,7 @@ async fn reconcile(svc: Arc<Service>, ctx: Arc<Context>) -> Result<Action, kube:
             "no available address in the load-balancer pool (or the requested loadBalancerIP is taken or outside it)"
                 .to_string()
         };
-        event(&ctx, &svc, EventType::Warning, "AllocationFailed", reason).await;
+        super::events::publish(&ctx.recorder, &*svc, EventType::Warning, "AllocationFailed", "Allocate", reason);
         return Ok(Action::requeue(Duration::from_secs(30)));
     };
     if have == [ip] {
@@ -151,23 +151,9 @@ async fn reconcile(svc: Arc<Service>, ctx: Arc<Context>) -> Result<Action, kube:
     }
     let patch = json!({"status": {"loadBalancer": {"ingress": [{"ip": ip.to_string(), "ipMode": "VIP"}]}}});
     api.patch_status(&svc.name_any(), &PatchParams::default(), &Patch::Merge(patch)).await?;
-    event(&ctx, &svc, EventType::Normal, "IPAllocated", format!("Assigned IP [\"{ip}\"]")).await;
+    let note = format!("Assigned IP [\"{ip}\"]");
+    super::events::publish(&ctx.recorder, &*svc, EventType::Normal, "IPAllocated", "Allocate", note);
     Ok(Action::await_change())
-}
-
-async fn event(ctx: &Context, svc: &Service, kind: EventType, reason: &str, note: String) {
-    let reference = ObjectReference {
-        api_version: Some("v1".into()),
-        kind: Some("Service".into()),
-        name: svc.metadata.name.clone(),
-        namespace: svc.metadata.namespace.clone(),
-        uid: svc.metadata.uid.clone(),
-        ..Default::default()
-    };
-    let e = Event { type_: kind, reason: reason.into(), note: Some(note), action: "Allocate".into(), secondary: None };
-    if let Err(err) = ctx.recorder.publish(&e, &reference).await {
-        tracing::debug!(error = %err, "publishing a load-balancer event");
-    }
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 
 pub mod deployment;
 pub mod endpoints;
+pub mod events;
 pub mod garbage_collector;
 pub mod leader;
 pub mod load_balancer;

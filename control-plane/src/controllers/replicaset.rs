@@ -9,12 +9,12 @@
 
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::ReplicaSet;
-use k8s_openapi::api::core::v1::{ObjectReference, Pod};
+use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::core::{Selector, SelectorExt};
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::events::{EventType, Recorder, Reporter};
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{watcher, WatchStreamExt};
 use kube::ResourceExt;
@@ -190,7 +190,8 @@ async fn reconcile(rs: Arc<ReplicaSet>, ctx: Arc<Context>) -> Result<Action, Err
         for created in futures::future::join_all(creates).await {
             match created {
                 Ok(p) => {
-                    event(&ctx, &rs, "SuccessfulCreate", format!("Created pod: {}", p.name_any()));
+                    let note = format!("Created pod: {}", p.name_any());
+                    super::events::publish(&ctx.recorder, &*rs, EventType::Normal, "SuccessfulCreate", "Create", note);
                     exp.creates.insert(p.name_any());
                 }
                 Err(e) => tracing::warn!(replicaset = %name, error = %e, "creating a pod"),
@@ -202,7 +203,8 @@ async fn reconcile(rs: Arc<ReplicaSet>, ctx: Arc<Context>) -> Result<Action, Err
         for v in victims {
             match api.delete(&v, &DeleteParams::default()).await {
                 Ok(_) => {
-                    event(&ctx, &rs, "SuccessfulDelete", format!("Deleted pod: {v}"));
+                    let note = format!("Deleted pod: {v}");
+                    super::events::publish(&ctx.recorder, &*rs, EventType::Normal, "SuccessfulDelete", "Delete", note);
                     exp.deletes.insert(v);
                 }
                 Err(kube::Error::Api(e)) if e.code == 404 => {}
@@ -246,31 +248,6 @@ async fn reconcile(rs: Arc<ReplicaSet>, ctx: Arc<Context>) -> Result<Action, Err
     }
     // Availability can change with time alone (minReadySeconds).
     Ok(if min_ready > 0 { Action::requeue(Duration::from_secs(1)) } else { Action::requeue(Duration::from_secs(30)) })
-}
-
-/// A Normal event on the ReplicaSet, published in the background.
-fn event(ctx: &Context, rs: &ReplicaSet, reason: &str, note: String) {
-    let reference = ObjectReference {
-        api_version: Some("apps/v1".into()),
-        kind: Some("ReplicaSet".into()),
-        name: rs.metadata.name.clone(),
-        namespace: rs.metadata.namespace.clone(),
-        uid: rs.metadata.uid.clone(),
-        ..Default::default()
-    };
-    let event = Event {
-        type_: EventType::Normal,
-        reason: reason.into(),
-        note: Some(note),
-        action: reason.trim_start_matches("Successful").into(),
-        secondary: None,
-    };
-    let recorder = ctx.recorder.clone();
-    tokio::spawn(async move {
-        if let Err(e) = recorder.publish(&event, &reference).await {
-            tracing::debug!(error = %e, "publishing a replicaset event");
-        }
-    });
 }
 
 fn error_policy(rs: Arc<ReplicaSet>, e: &Error, _ctx: Arc<Context>) -> Action {

@@ -11,9 +11,9 @@
 
 use crate::scheduler::{schedule, Cluster, NodeState, Outcome};
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::{Node, ObjectReference, Pod};
+use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::api::{Api, Patch, PatchParams, PostParams};
-use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::events::{EventType, Recorder, Reporter};
 use kube::runtime::{reflector, watcher, WatchStreamExt};
 use kube::ResourceExt;
 use serde_json::json;
@@ -172,22 +172,7 @@ impl Scheduler {
     }
 
     fn event(&self, pod: &Pod, kind: EventType, reason: &str, action: &str, note: String) {
-        let reference = ObjectReference {
-            api_version: Some("v1".into()),
-            kind: Some("Pod".into()),
-            name: pod.metadata.name.clone(),
-            namespace: pod.metadata.namespace.clone(),
-            uid: pod.metadata.uid.clone(),
-            ..Default::default()
-        };
-        let event =
-            Event { type_: kind, reason: reason.into(), note: Some(note), action: action.into(), secondary: None };
-        let recorder = self.recorder.clone();
-        tokio::spawn(async move {
-            if let Err(e) = recorder.publish(&event, &reference).await {
-                tracing::debug!(error = %e, "publishing a scheduler event");
-            }
-        });
+        super::events::publish(&self.recorder, pod, kind, reason, action, note);
     }
 }
 

@@ -6,10 +6,10 @@
 
 use crate::scheduler::taints::{tolerates, NO_EXECUTE};
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::{Node, ObjectReference, Pod, Taint};
+use k8s_openapi::api::core::v1::{Node, Pod, Taint};
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
-use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::events::{EventType, Recorder, Reporter};
 use kube::runtime::{reflector, watcher, WatchStreamExt};
 use kube::ResourceExt;
 use serde_json::json;
@@ -112,24 +112,8 @@ async fn evict(client: &kube::Client, recorder: &Recorder, pod: &Arc<Pod>) -> bo
         }
     }
     tracing::info!(pod = %name, node = ?pod.spec.as_ref().and_then(|s| s.node_name.clone()), "evicted for a NoExecute taint");
-    let reference = ObjectReference {
-        api_version: Some("v1".into()),
-        kind: Some("Pod".into()),
-        name: Some(name.clone()),
-        namespace: Some(ns.clone()),
-        uid: pod.uid(),
-        ..Default::default()
-    };
-    let event = Event {
-        type_: EventType::Normal,
-        reason: "TaintManagerEviction".into(),
-        note: Some(format!("Marking for deletion Pod {ns}/{name}")),
-        action: "Evicting".into(),
-        secondary: None,
-    };
-    if let Err(e) = recorder.publish(&event, &reference).await {
-        tracing::debug!(error = %e, "publishing an eviction event");
-    }
+    let note = format!("Marking for deletion Pod {ns}/{name}");
+    super::events::publish(recorder, &**pod, EventType::Normal, "TaintManagerEviction", "Evicting", note);
     true
 }
 

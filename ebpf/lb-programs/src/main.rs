@@ -6,19 +6,7 @@
 
 mod addr;
 mod maps;
+mod object;
 mod reverse;
 mod select;
 mod translate;
-
-/// Kernel-visible license: the helpers used here are not GPL-only, but a GPL-compatible string
-/// keeps that option open.
-#[unsafe(no_mangle)]
-#[unsafe(link_section = "license")]
-pub static LICENSE: [u8; 13] = *b"Dual MIT/GPL\0";
-
-#[cfg(not(test))]
-#[panic_handler]
-fn panic(_info: &core::panic::PanicInfo) -> ! {
-    // Unreachable in verified code: the verifier rejects any path that could get here.
-    loop {}
-}

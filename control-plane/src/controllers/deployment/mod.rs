@@ -18,13 +18,13 @@ mod template;
 
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet, ReplicaSetSpec};
-use k8s_openapi::api::core::v1::{ObjectReference, Pod};
+use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::core::{Selector, SelectorExt};
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::events::{EventType, Recorder, Reporter};
 use kube::runtime::watcher;
 use kube::ResourceExt;
 use plan::{Fenceposts, Rs};
@@ -449,21 +449,6 @@ impl Pass<'_> {
     }
 
     fn event(&self, kind: EventType, reason: &str, note: String) {
-        let reference = ObjectReference {
-            api_version: Some("apps/v1".into()),
-            kind: Some("Deployment".into()),
-            name: self.d.metadata.name.clone(),
-            namespace: self.d.metadata.namespace.clone(),
-            uid: self.d.metadata.uid.clone(),
-            ..Default::default()
-        };
-        let event =
-            Event { type_: kind, reason: reason.into(), note: Some(note), action: "Scaling".into(), secondary: None };
-        let recorder = self.ctx.recorder.clone();
-        tokio::spawn(async move {
-            if let Err(e) = recorder.publish(&event, &reference).await {
-                tracing::debug!(error = %e, "publishing a deployment event");
-            }
-        });
+        super::events::publish(&self.ctx.recorder, self.d, kind, reason, "Scaling", note);
     }
 }

@@ -12,6 +12,8 @@
 #![no_main]
 
 mod maps;
+#[path = "../object.rs"]
+mod object;
 mod packet;
 mod redirect;
 mod reply;
@@ -19,15 +21,3 @@ mod select;
 mod snat;
 mod stats;
 mod translate;
-
-/// Kernel-visible license; `bpf_redirect_neigh` and `bpf_fib_lookup` are GPL-only helpers.
-#[unsafe(no_mangle)]
-#[unsafe(link_section = "license")]
-pub static LICENSE: [u8; 13] = *b"Dual MIT/GPL\0";
-
-#[cfg(not(test))]
-#[panic_handler]
-fn panic(_info: &core::panic::PanicInfo) -> ! {
-    // Unreachable in verified code: the verifier rejects any path that could get here.
-    loop {}
-}
