@@ -2,7 +2,8 @@
 //! `keel-ext-lb`. Same conventions as the socket LB: addresses and ports in network byte order in
 //! memory, `#[repr(C)]` with explicit padding so hash keys have no uninitialised byte.
 //!
-//! Frontends reuse [`crate::ServiceKey`] as key (addr = node IP, externalIP or LB IP).
+//! IPv4 only: the node's external interface speaks IPv4 here. Frontends are keyed by
+//! [`FrontendKey`] (addr = node IP, externalIP or LB IP).
 
 /// Map names as they appear in the object file; user space pins each under these names.
 pub mod map_names {
@@ -36,6 +37,25 @@ pub const FRONTEND_FLAG_SOURCE_RANGES: u32 = 2;
 
 /// [`BackendValue::flags`] and [`CtValue::flags`]: the backend is a pod on this node (DNAT only).
 pub const BACKEND_FLAG_LOCAL: u32 = 1;
+
+/// An IPv4 endpoint as packets carry it (backend, SNAT source, reverse-NAT addresses).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Endpoint {
+    pub addr: u32,
+    pub port: u16,
+    pub pad: u16,
+}
+
+/// Key of `EXT_FRONTENDS`: an IPv4 frontend address, port and protocol.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FrontendKey {
+    pub addr: u32,
+    pub port: u16,
+    pub proto: u8,
+    pub pad: u8,
+}
 
 /// Single entry (index 0) of the `EXT_CONFIG` array.
 #[repr(C)]
@@ -72,7 +92,7 @@ pub struct BackendKey {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BackendValue {
-    pub backend: crate::Endpoint,
+    pub backend: Endpoint,
     pub flags: u32,
 }
 
@@ -110,7 +130,7 @@ pub struct FlowKey {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CtValue {
-    pub backend: crate::Endpoint,
+    pub backend: Endpoint,
     pub frontend_id: u32,
     pub backend_id: u32,
     /// SNAT source port (network order); 0 for a local backend (no SNAT).
@@ -124,9 +144,9 @@ pub struct CtValue {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RevNatValue {
     /// New source: the frontend the client talked to.
-    pub src: crate::Endpoint,
+    pub src: Endpoint,
     /// New destination: the client.
-    pub dst: crate::Endpoint,
+    pub dst: Endpoint,
 }
 
 /// Per-CPU value of `EXT_FE_STATS`, keyed by frontend id (u32). Client -> backend direction.
@@ -154,6 +174,8 @@ pub struct BackendStats {
 #[cfg(feature = "user")]
 mod pod {
     // SAFETY (all impls): repr(C), only integer fields, explicit padding, so any bit pattern is valid.
+    unsafe impl aya::Pod for super::Endpoint {}
+    unsafe impl aya::Pod for super::FrontendKey {}
     unsafe impl aya::Pod for super::Config {}
     unsafe impl aya::Pod for super::FrontendValue {}
     unsafe impl aya::Pod for super::BackendKey {}

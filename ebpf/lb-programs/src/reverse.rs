@@ -3,7 +3,7 @@ use aya_ebpf::{helpers::bpf_get_socket_cookie, macros::cgroup_sock_addr, program
 use lb_common::RevNatKey;
 
 use crate::{
-    addr::{set_user_endpoint, user_endpoint},
+    addr::{set_user_endpoint, user_endpoint, Family},
     maps::REV_NAT,
 };
 
@@ -13,24 +13,37 @@ const DONE: i32 = 1;
 /// Source address of datagrams received (unconnected and connected UDP).
 #[cgroup_sock_addr(recvmsg4)]
 pub fn recvmsg4(ctx: SockAddrContext) -> i32 {
-    to_frontend(&ctx);
+    to_frontend(&ctx, Family::V4);
     DONE
 }
 
 /// Peer address of TCP and connected UDP sockets.
 #[cgroup_sock_addr(getpeername4)]
 pub fn getpeername4(ctx: SockAddrContext) -> i32 {
-    to_frontend(&ctx);
+    to_frontend(&ctx, Family::V4);
+    DONE
+}
+
+#[cgroup_sock_addr(recvmsg6)]
+pub fn recvmsg6(ctx: SockAddrContext) -> i32 {
+    to_frontend(&ctx, Family::V6);
+    DONE
+}
+
+#[cgroup_sock_addr(getpeername6)]
+pub fn getpeername6(ctx: SockAddrContext) -> i32 {
+    to_frontend(&ctx, Family::V6);
     DONE
 }
 
 #[inline(always)]
-fn to_frontend(ctx: &SockAddrContext) {
+fn to_frontend(ctx: &SockAddrContext, family: Family) {
     // SAFETY: the helper only reads the socket behind the context.
     let cookie = unsafe { bpf_get_socket_cookie(ctx.as_ptr()) };
-    let key = RevNatKey { cookie, backend: user_endpoint(ctx) };
+    let key = RevNatKey { cookie, backend: user_endpoint(ctx, family), pad: 0 };
     if let Some(frontend) = REV_NAT.get_ptr(key) {
-        // SAFETY: valid map value pointer for this program run.
-        set_user_endpoint(ctx, unsafe { &*frontend });
+        // SAFETY: valid map value pointer for this program run. A family mismatch cannot be
+        // stored (connect refuses it), so the result is ignored.
+        let _ = set_user_endpoint(ctx, family, unsafe { &*frontend });
     }
 }

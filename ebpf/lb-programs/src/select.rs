@@ -25,7 +25,7 @@ pub fn pick_backend(ctx: &SockAddrContext, svc: &ServiceValue) -> Option<Endpoin
     }
     let slot = random_slot(svc)?;
     let ep = backend_at(svc, slot)?;
-    let value = AffinityValue { slot, pad: 0, backend: ep, last_used_ns: now };
+    let value = AffinityValue { slot, pad: 0, backend: ep, pad2: 0, last_used_ns: now };
     // A failed insert only costs stickiness for the next connection.
     let _ = AFFINITY.insert(key, value, 0);
     Some(ep)

@@ -13,6 +13,7 @@ mod attach;
 mod batch;
 mod error;
 mod external;
+mod links;
 mod maps;
 mod object;
 mod pins;

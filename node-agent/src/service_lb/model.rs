@@ -285,7 +285,7 @@ mod tests {
         );
         let e = entries(&s, &[&sl], "n1", &[]);
         assert_eq!(e.len(), 2);
-        assert_eq!(e[0].frontend, Frontend::new("10.96.0.50:80".parse().unwrap(), Protocol::Tcp));
+        assert_eq!(e[0].frontend, Frontend::new("10.96.0.50:80".parse::<std::net::SocketAddr>().unwrap(), Protocol::Tcp));
         assert_eq!(ips(&e[0].backends), ["10.244.0.5:8080", "10.244.1.5:8080"]);
         assert_eq!(e[1].frontend.protocol, Protocol::Udp);
         assert_eq!(ips(&e[1].backends), ["10.244.0.5:5353", "10.244.1.5:5353"]);

@@ -62,11 +62,13 @@ fn interface_of(ip: Ipv4Addr) -> Option<String> {
     })
 }
 
-/// Load (or re-open) the node's socket load balancer.
+/// Load (or re-open) the node's socket load balancer. Its programs are loaded but only put in
+/// place by the sync loop once the maps are filled (`SocketLb::activate`), so an upgrade that
+/// brings a new map layout never runs on empty maps.
 pub fn start(node: &str) -> Result<SocketLb, StartError> {
     ensure_bpffs()?;
     let cgroup = crate::runtime::cgroup_v2_dir(&format!("keel/{node}"))?.ok_or(StartError::NoCgroup2)?;
-    Ok(SocketLb::load(&cgroup, &pin_dir(node))?)
+    Ok(SocketLb::prepare(&cgroup, &pin_dir(node))?)
 }
 
 /// The interface holding the node's address (where outside traffic arrives).

@@ -156,6 +156,7 @@ pub async fn run(client: kube::Client, dp: Dataplane, node: String, node_ips: Ve
             s.resync();
             resync = false;
             dirty.clear();
+            s.activate();
         } else {
             let keys: Vec<String> = dirty.drain().collect();
             s.sync(&keys);
@@ -254,6 +255,18 @@ impl Syncer {
         self.health.set(wanted);
     }
 
+    /// After the first full sync: the programs loaded at start-up take over from whatever was
+    /// attached, now that their maps hold every service (see `SocketLb::prepare`).
+    fn activate(&mut self) {
+        if !self.lb.is_pending() {
+            return;
+        }
+        match self.lb.activate() {
+            Ok(created) => tracing::info!(new_links = created, "socket load balancer programs in place"),
+            Err(e) => tracing::error!(error = %e, "putting the socket load balancer programs in place"),
+        }
+    }
+
     /// Recompute everything and remove frontends nobody wants any more.
     fn resync(&mut self) {
         let slices = self.slices_by_service(None);
@@ -321,8 +334,15 @@ impl Syncer {
                 continue;
             }
             if let Some(x) = &e.external {
-                let backends: Vec<ExternalBackend> =
-                    e.backends.iter().map(|b| ExternalBackend { addr: b.addr, local: x.local.contains(b) }).collect();
+                // The external path is IPv4; the model only gives IPv4 frontends an external part.
+                let backends: Vec<ExternalBackend> = e
+                    .backends
+                    .iter()
+                    .filter_map(|b| match b.addr {
+                        std::net::SocketAddr::V4(addr) => Some(ExternalBackend { addr, local: x.local.contains(b) }),
+                        std::net::SocketAddr::V6(_) => None,
+                    })
+                    .collect();
                 let config = ExternalFrontendConfig {
                     policy: if x.policy_local { TrafficPolicy::Local } else { TrafficPolicy::Cluster },
                     source_ranges: x.source_ranges.clone(),

@@ -373,7 +373,10 @@ fn frontend(protocol: Protocol) -> Frontend {
 }
 
 fn frontend_addr(proto: Proto) -> SocketAddrV4 {
-    frontend(if proto == Proto::Tcp { Protocol::Tcp } else { Protocol::Udp }).addr
+    match frontend(if proto == Proto::Tcp { Protocol::Tcp } else { Protocol::Udp }).addr {
+        std::net::SocketAddr::V4(addr) => addr,
+        std::net::SocketAddr::V6(_) => unreachable!("the frontends here are IPv4"),
+    }
 }
 
 fn set(

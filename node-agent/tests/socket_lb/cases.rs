@@ -12,12 +12,15 @@ use keel_node_agent::lb::{Backend, Frontend, LbError, Protocol, ServiceCounters,
 use crate::support::{
     cgroup::TestCgroup,
     echo::{self, BACKEND_PORT},
-    netns::{Topology, BACKEND_IPS},
+    netns::{Topology, BACKEND_IPS, BACKEND_IPS6},
     pins::PinDir,
     probe::{self, Kind, Outcome},
 };
 
 const VIP: &str = "10.96.55.1:80";
+/// The same ClusterIP as an IPv6 socket sees it (dual-stack apps, `::ffff:` addresses).
+const VIP_MAPPED: &str = "[::ffff:10.96.55.1]:80";
+const VIP6: &str = "[fd00:10:96::55]:80";
 const NAMES: [&str; 3] = ["b1", "b2", "b3"];
 const EPERM: i32 = 1;
 const ENETUNREACH: i32 = 101;
@@ -38,16 +41,19 @@ struct Ctx {
 
 pub fn run_all() -> CaseResult {
     let topo = Topology::create()?;
-    let backends: Vec<_> = NAMES.iter().copied().zip(BACKEND_IPS).collect();
+    let mut backends: Vec<_> = NAMES.iter().copied().zip(BACKEND_IPS).collect();
+    backends.extend(NAMES.iter().copied().zip(BACKEND_IPS6));
     echo::start(&topo.backend, &backends)?;
     let mut ctx = Ctx { lb: None, pins: PinDir::create()?, cgroup: TestCgroup::create()?, topo, tcp_translated: 0 };
-    let cases: [Case; 14] = [
+    let cases: [Case; 17] = [
         ("load reports a missing bpffs", missing_bpffs_is_named),
         ("load and attach", load_and_attach),
         ("non-service traffic is untouched", non_service_untouched),
         ("TCP reaches a backend, getpeername shows the VIP", tcp_single_backend),
         ("connected UDP", udp_connected),
         ("unconnected UDP (sendto/recvfrom)", udp_sendto),
+        ("IPv6 service: TCP, connected and unconnected UDP", ipv6_service),
+        ("IPv4-mapped ClusterIP from IPv6 sockets", v4_mapped_from_v6_sockets),
         ("all backends get traffic", spreads_over_backends),
         ("removed backend gets no new connections", removed_backend_unused),
         ("ClientIP affinity", affinity_sticks),
@@ -55,6 +61,7 @@ pub fn run_all() -> CaseResult {
         ("zero backends rejects at once", zero_backends_rejects),
         ("large service: incremental update cost", bulk_update_timing),
         ("state survives the loader exiting", survives_restart),
+        ("a new loader swaps the programs in place under load", replaced_in_place_under_load),
         ("remove service and unload", remove_and_unload),
     ];
     for (name, case) in cases {
@@ -78,7 +85,7 @@ fn load_and_attach(ctx: &mut Ctx) -> CaseResult {
     let lb = SocketLb::load(&ctx.cgroup.path, &ctx.pins.path).map_err(|e| e.to_string())?;
     println!("  load + attach + pin: {:.1?}", start.elapsed());
     ctx.lb = Some(lb);
-    for sub in ["maps/SERVICES", "links/connect4", "links/getpeername4"] {
+    for sub in ["maps/v2/SERVICES", "links/connect4", "links/getpeername4", "links/connect6"] {
         if !ctx.pins.path.join(sub).exists() {
             return Err(format!("pin {sub} missing"));
         }
@@ -106,6 +113,39 @@ fn udp_connected(ctx: &mut Ctx) -> CaseResult {
 
 fn udp_sendto(ctx: &mut Ctx) -> CaseResult {
     expect_ok(&one(ctx, Kind::UdpSendTo, VIP)?, VIP, &["b1"])
+}
+
+fn ipv6_service(ctx: &mut Ctx) -> CaseResult {
+    let backends: Vec<Backend> = BACKEND_IPS6
+        .iter()
+        .map(|ip| Backend::new(SocketAddr::new(ip.parse().unwrap_or_else(|_| unreachable!("constant")), BACKEND_PORT)))
+        .collect();
+    let vip6: SocketAddr = VIP6.parse().map_err(|e| format!("{VIP6}: {e}"))?;
+    for protocol in [Protocol::Tcp, Protocol::Udp] {
+        lb_mut(ctx)?.set_service(Frontend::new(vip6, protocol), &backends, None).map_err(|e| e.to_string())?;
+    }
+    for kind in [Kind::Tcp, Kind::UdpConnected, Kind::UdpSendTo] {
+        let seen = backends_seen_at(ctx, kind, VIP6, 45)?;
+        if seen != all_names() {
+            return Err(format!("{kind:?} over IPv6: backends seen {seen:?}"));
+        }
+    }
+    let listed = lb(ctx)?.list().map_err(|e| e.to_string())?;
+    if !listed.iter().any(|e| e.frontend.addr == vip6 && e.backends == backends) {
+        return Err(format!("list() does not show the IPv6 service: {listed:?}"));
+    }
+    Ok(())
+}
+
+/// connect6/sendmsg6/getpeername6/recvmsg6 see `::ffff:10.96.55.1` and use the IPv4 entry.
+fn v4_mapped_from_v6_sockets(ctx: &mut Ctx) -> CaseResult {
+    for kind in [Kind::Tcp, Kind::UdpConnected, Kind::UdpSendTo] {
+        let seen = backends_seen_at(ctx, kind, VIP_MAPPED, 3)?;
+        if seen != BTreeSet::from(["b1".to_string()]) {
+            return Err(format!("{kind:?} to {VIP_MAPPED}: backends seen {seen:?}"));
+        }
+    }
+    Ok(())
 }
 
 fn spreads_over_backends(ctx: &mut Ctx) -> CaseResult {
@@ -229,11 +269,65 @@ fn survives_restart(ctx: &mut Ctx) -> CaseResult {
     if tcp.translated != ctx.tcp_translated {
         return Err(format!("counters after restart {tcp:?}, expected translated {}", ctx.tcp_translated));
     }
-    if attached_programs(&ctx.cgroup.path)? != 4 {
+    if attached_programs(&ctx.cgroup.path)?.len() != 8 {
         return Err("re-load attached a second set of programs".into());
     }
     set(ctx, Protocol::Tcp, &[2], None)?;
     expect_ok(&one(ctx, Kind::Tcp, VIP)?, VIP, &["b3"])
+}
+
+/// What an agent upgrade does: a second loader prepares its programs on the pinned maps, then
+/// swaps them into the pinned links while a client keeps connecting. No connect may fail, no
+/// link may be re-created, and the programs behind the links must be the new ones. Pins of an
+/// older map layout (a stand-in map pinned where version 1 kept SERVICES) are removed.
+fn replaced_in_place_under_load(ctx: &mut Ctx) -> CaseResult {
+    set(ctx, Protocol::Tcp, &[0, 1, 2], None)?;
+    let old_layout_pin = ctx.pins.path.join("maps/SERVICES");
+    bpftool(&[
+        "map",
+        "create",
+        &old_layout_pin.to_string_lossy(),
+        "type",
+        "hash",
+        "key",
+        "8",
+        "value",
+        "16",
+        "entries",
+        "16",
+        "name",
+        "SERVICES",
+    ])?;
+    let before = attached_programs(&ctx.cgroup.path)?;
+    const ATTEMPTS: usize = 400;
+    let (topo, cgroup, pins) = (&ctx.topo, &ctx.cgroup, &ctx.pins);
+    let (outcomes, next, created, swapped_after) = std::thread::scope(|scope| {
+        let started = Instant::now();
+        let client = scope.spawn(|| probe::run(topo, cgroup, Kind::Tcp, VIP, ATTEMPTS));
+        std::thread::sleep(Duration::from_millis(30));
+        let mut next = SocketLb::prepare(&cgroup.path, &pins.path).map_err(|e| e.to_string())?;
+        let created = next.activate().map_err(|e| e.to_string())?;
+        let swapped_after = started.elapsed();
+        let outcomes = client.join().map_err(|_| "client thread panicked".to_string())??;
+        Ok::<_, String>((outcomes, next, created, swapped_after))
+    })?;
+    ctx.lb = Some(next);
+    ctx.tcp_translated += ATTEMPTS as u64;
+    for out in &outcomes {
+        expect_ok(out, VIP, &NAMES)?;
+    }
+    let after = attached_programs(&ctx.cgroup.path)?;
+    println!("  {ATTEMPTS} connects all answered; programs swapped {swapped_after:.1?} into the run; {before:?} -> {after:?}");
+    if created != 0 {
+        return Err(format!("{created} links were re-created instead of updated"));
+    }
+    if after.len() != 8 || after.iter().any(|id| before.contains(id)) {
+        return Err(format!("programs behind the links: before {before:?}, after {after:?}"));
+    }
+    if old_layout_pin.exists() {
+        return Err("the older layout's map pin is still there".into());
+    }
+    Ok(())
 }
 
 fn remove_and_unload(ctx: &mut Ctx) -> CaseResult {
@@ -249,7 +343,7 @@ fn remove_and_unload(ctx: &mut Ctx) -> CaseResult {
     if ctx.pins.path.exists() {
         return Err("pin directory still exists after unload".into());
     }
-    if attached_programs(&ctx.cgroup.path)? != 0 {
+    if !attached_programs(&ctx.cgroup.path)?.is_empty() {
         return Err("programs still attached after unload".into());
     }
     expect_unreachable(&one(ctx, Kind::UdpSendTo, VIP)?)
@@ -292,15 +386,24 @@ fn one(ctx: &Ctx, kind: Kind, addr: &str) -> Result<Outcome, String> {
 
 /// Runs `count` attempts; each must succeed with the VIP as peer. Returns the backends that answered.
 fn backends_seen(ctx: &mut Ctx, kind: Kind, count: usize) -> Result<BTreeSet<String>, String> {
+    backends_seen_at(ctx, kind, VIP, count)
+}
+
+/// As [`backends_seen`], for any frontend address (the TCP VIP's counter is kept in step).
+fn backends_seen_at(ctx: &mut Ctx, kind: Kind, vip: &str, count: usize) -> Result<BTreeSet<String>, String> {
     let mut seen = BTreeSet::new();
-    for out in probe::run(&ctx.topo, &ctx.cgroup, kind, VIP, count)? {
-        expect_ok(&out, VIP, &NAMES)?;
+    for out in probe::run(&ctx.topo, &ctx.cgroup, kind, vip, count)? {
+        expect_ok(&out, vip, &NAMES)?;
         seen.extend(out.backend().map(str::to_string));
     }
-    if kind == Kind::Tcp {
+    if kind == Kind::Tcp && (vip == VIP || vip == VIP_MAPPED) {
         ctx.tcp_translated += count as u64;
     }
     Ok(seen)
+}
+
+fn all_names() -> BTreeSet<String> {
+    NAMES.iter().map(|n| n.to_string()).collect()
 }
 
 fn expect_ok(out: &Outcome, peer: &str, allowed: &[&str]) -> CaseResult {
@@ -323,12 +426,23 @@ fn expect_unreachable(out: &Outcome) -> CaseResult {
     }
 }
 
-/// Counts our programs attached to the cgroup, as bpftool reports them.
-fn attached_programs(cgroup: &Path) -> Result<usize, String> {
+/// Ids of our programs attached to the cgroup, as bpftool reports them.
+fn attached_programs(cgroup: &Path) -> Result<BTreeSet<u32>, String> {
     let out = Command::new("bpftool").arg("cgroup").arg("show").arg(cgroup).output().map_err(|e| e.to_string())?;
     let text = String::from_utf8_lossy(&out.stdout);
+    const OURS: [&str; 8] =
+        ["connect4", "sendmsg4", "recvmsg4", "getpeername4", "connect6", "sendmsg6", "recvmsg6", "getpeername6"];
     Ok(text
         .lines()
-        .filter(|l| ["connect4", "sendmsg4", "recvmsg4", "getpeername4"].iter().any(|p| l.contains(p)))
-        .count())
+        .filter(|l| OURS.iter().any(|p| l.split_whitespace().last() == Some(*p)))
+        .filter_map(|l| l.split_whitespace().next()?.parse().ok())
+        .collect())
+}
+
+fn bpftool(args: &[&str]) -> CaseResult {
+    let out = Command::new("bpftool").args(args).output().map_err(|e| format!("bpftool {args:?}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("bpftool {args:?}: {}", String::from_utf8_lossy(&out.stderr).trim()));
+    }
+    Ok(())
 }

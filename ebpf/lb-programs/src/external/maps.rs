@@ -4,13 +4,10 @@ use aya_ebpf::{
     macros::map,
     maps::{Array, HashMap, LpmTrie, LruHashMap, PerCpuHashMap},
 };
-use lb_common::{
-    external::{
-        BackendKey, BackendStats, BackendValue, Config, CtValue, FlowKey, FrontendStats, FrontendValue, MaglevKey,
-        RevNatValue, SourceRangeKey, MAX_BACKENDS, MAX_CT_ENTRIES, MAX_FRONTENDS, MAX_MAGLEV_ENTRIES,
-        MAX_REV_NAT_ENTRIES, MAX_SOURCE_RANGES,
-    },
-    ServiceKey,
+use lb_common::external::{
+    BackendKey, BackendStats, BackendValue, Config, CtValue, FlowKey, FrontendKey, FrontendStats, FrontendValue,
+    MaglevKey, RevNatValue, SourceRangeKey, MAX_BACKENDS, MAX_CT_ENTRIES, MAX_FRONTENDS, MAX_MAGLEV_ENTRIES,
+    MAX_REV_NAT_ENTRIES, MAX_SOURCE_RANGES,
 };
 
 #[map]
@@ -19,7 +16,7 @@ pub static EXT_CONFIG: Array<Config> = Array::with_max_entries(1, 0);
 // NO_PREALLOC: replaced elements are freed only after an RCU grace period, so a program that
 // looked one up just before user space updated it still copies a consistent value.
 #[map]
-pub static EXT_FRONTENDS: HashMap<ServiceKey, FrontendValue> =
+pub static EXT_FRONTENDS: HashMap<FrontendKey, FrontendValue> =
     HashMap::with_max_entries(MAX_FRONTENDS, BPF_F_NO_PREALLOC);
 
 #[map]

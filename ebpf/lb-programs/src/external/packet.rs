@@ -4,7 +4,10 @@ use aya_ebpf::{
     bindings::{BPF_F_MARK_MANGLED_0, BPF_F_PSEUDO_HDR},
     programs::TcContext,
 };
-use lb_common::{external::FlowKey, Endpoint, PROTO_TCP, PROTO_UDP};
+use lb_common::{
+    external::{Endpoint, FlowKey},
+    PROTO_TCP, PROTO_UDP,
+};
 
 const ETH_PROTO_OFF: usize = 12;
 const ETH_P_IP: u16 = 0x0800;

@@ -4,12 +4,9 @@ use aya_ebpf::{
     macros::classifier,
     programs::TcContext,
 };
-use lb_common::{
-    external::{
-        BackendKey, Config, CtValue, FlowKey, FrontendValue, RevNatValue, BACKEND_FLAG_LOCAL,
-        FRONTEND_FLAG_SOURCE_RANGES,
-    },
-    Endpoint, ServiceKey,
+use lb_common::external::{
+    BackendKey, Config, CtValue, Endpoint, FlowKey, FrontendKey, FrontendValue, RevNatValue, BACKEND_FLAG_LOCAL,
+    FRONTEND_FLAG_SOURCE_RANGES,
 };
 
 use crate::{
@@ -39,7 +36,7 @@ pub fn ext_ingress(ctx: TcContext) -> i32 {
         let rev = unsafe { *rev };
         return reply_from_remote(&ctx, &flow, &rev);
     }
-    let key = ServiceKey { addr: flow.daddr, port: flow.dport, proto: flow.proto, pad: 0 };
+    let key = FrontendKey { addr: flow.daddr, port: flow.dport, proto: flow.proto, pad: 0 };
     let Some(fe) = EXT_FRONTENDS.get_ptr(key) else {
         return PASS;
     };

@@ -62,7 +62,7 @@ impl ExternalLb {
         let mut ebpf =
             loader.load(object::KEEL_EXT_LB).map_err(|e| preflight::explain_load_failure(LbError::Load(e)))?;
         write_config(&mut ebpf, node_ip)?;
-        attach::ensure_attached(&mut ebpf, iface, &layout).map_err(preflight::explain_load_failure)?;
+        attach::activate(&mut ebpf, iface, &layout).map_err(preflight::explain_load_failure)?;
         // Taken only now: the programs must be loaded while the object still holds the map fds.
         let maps = ExtMaps::take(&mut ebpf, &layout)?;
         // Programs stay alive through their pinned links; the object itself is no longer needed.
@@ -222,6 +222,7 @@ impl ExternalLb {
     }
 
     fn validate(&self, frontend: &Frontend, new: &FrontendState) -> Result<(), LbError> {
+        frontend.v4()?;
         let m = new.config.maglev_size;
         if !is_prime(m) || m > MAX_MAGLEV_SIZE {
             return Err(LbError::Invalid(format!("Maglev table size {m} must be a prime <= {MAX_MAGLEV_SIZE}")));

@@ -5,12 +5,9 @@ use aya::{
     maps::{lpm_trie::Key, HashMap, LpmTrie, Map, MapData, PerCpuHashMap},
     Ebpf,
 };
-use lb_common::{
-    external::{
-        map_names, BackendKey, BackendStats, BackendValue, Config, CtValue, FlowKey, FrontendStats, FrontendValue,
-        MaglevKey, RevNatValue, SourceRangeKey,
-    },
-    ServiceKey,
+use lb_common::external::{
+    map_names, BackendKey, BackendStats, BackendValue, Config, CtValue, FlowKey, FrontendKey, FrontendStats,
+    FrontendValue, MaglevKey, RevNatValue, SourceRangeKey,
 };
 
 use crate::lb::{maps::take, pins::PinLayout, LbError};
@@ -29,7 +26,7 @@ pub(super) const PINNED_MAPS: [&str; 9] = [
 ];
 
 pub(super) struct ExtMaps {
-    pub(super) frontends: HashMap<MapData, ServiceKey, FrontendValue>,
+    pub(super) frontends: HashMap<MapData, FrontendKey, FrontendValue>,
     pub(super) backends: HashMap<MapData, BackendKey, BackendValue>,
     pub(super) maglev: HashMap<MapData, MaglevKey, u32>,
     pub(super) source_ranges: LpmTrie<MapData, SourceRangeKey, u32>,
@@ -44,7 +41,7 @@ impl ExtMaps {
         let mut get = |name, key, value| take(ebpf, layout, name, key, value);
         // CONFIG is written through the loaded object before attaching; checked here, not kept.
         get(map_names::CONFIG, size_of::<u32>(), size_of::<Config>())?;
-        let frontends = get(map_names::FRONTENDS, size_of::<ServiceKey>(), size_of::<FrontendValue>())?;
+        let frontends = get(map_names::FRONTENDS, size_of::<FrontendKey>(), size_of::<FrontendValue>())?;
         let backends = get(map_names::BACKENDS, size_of::<BackendKey>(), size_of::<BackendValue>())?;
         let maglev = get(map_names::MAGLEV, size_of::<MaglevKey>(), size_of::<u32>())?;
         let ranges = get(map_names::SOURCE_RANGES, size_of::<Key<SourceRangeKey>>(), size_of::<u32>())?;

@@ -44,7 +44,7 @@ impl ExtMaps {
         let mut by_id = BTreeMap::new();
         for item in self.frontends.iter() {
             let (key, value) = item.map_err(LbError::map(map_names::FRONTENDS))?;
-            let Some(frontend) = Frontend::from_key(&key) else { continue };
+            let Some(frontend) = Frontend::from_external_key(&key) else { continue };
             let policy =
                 if value.flags & FRONTEND_FLAG_LOCAL != 0 { TrafficPolicy::Local } else { TrafficPolicy::Cluster };
             let state = FrontendState {

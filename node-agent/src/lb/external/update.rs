@@ -9,12 +9,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use aya::maps::{lpm_trie::Key, PerCpuValues};
 use ipnet::Ipv4Net;
-use lb_common::{
-    external::{
-        map_names, BackendKey, BackendStats, BackendValue, FrontendStats, FrontendValue, MaglevKey, SourceRangeKey,
-        BACKEND_FLAG_LOCAL, FRONTEND_FLAG_LOCAL, FRONTEND_FLAG_SOURCE_RANGES,
-    },
-    Endpoint,
+use lb_common::external::{
+    map_names, BackendKey, BackendStats, BackendValue, Endpoint, FrontendStats, FrontendValue, MaglevKey,
+    SourceRangeKey, BACKEND_FLAG_LOCAL, FRONTEND_FLAG_LOCAL, FRONTEND_FLAG_SOURCE_RANGES,
 };
 
 use super::{
@@ -69,7 +66,7 @@ impl ExtMaps {
         }
         let eligible = eligible(new).count() as u32;
         let value = FrontendValue { id: new.id, flags, maglev_size: new.config.maglev_size, backend_count: eligible };
-        self.frontends.insert(frontend.to_key(), value, 0).map_err(LbError::map(map_names::FRONTENDS))?;
+        self.frontends.insert(frontend.to_external_key()?, value, 0).map_err(LbError::map(map_names::FRONTENDS))?;
 
         let old_populated = old.map_or(0, |o| o.populated);
         for slot in table.len() as u32..old_populated {
@@ -93,7 +90,8 @@ impl ExtMaps {
     /// Removes everything of one frontend: its value first (new flows stop matching), then its
     /// tracked flows, slots, backends, ranges and counters.
     pub(super) fn remove_frontend(&mut self, frontend: &Frontend, state: &FrontendState) -> Result<(), LbError> {
-        ignore_not_found(self.frontends.remove(&frontend.to_key())).map_err(LbError::map(map_names::FRONTENDS))?;
+        ignore_not_found(self.frontends.remove(&frontend.to_external_key()?))
+            .map_err(LbError::map(map_names::FRONTENDS))?;
         self.forget_flows(|id| id == state.id)?;
         for slot in 0..state.populated {
             self.remove_slot(state.id, slot)?;

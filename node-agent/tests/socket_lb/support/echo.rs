@@ -12,7 +12,7 @@ use super::netns::Topology;
 pub const BACKEND_PORT: u16 = 8080;
 
 /// Binds a TCP and a UDP server on `ip:8080` inside `netns` for every (name, ip) and serves them
-/// on background threads for the rest of the test process.
+/// on background threads for the rest of the test process. IPv6 addresses go without brackets.
 pub fn start(netns: &str, backends: &[(&'static str, &'static str)]) -> Result<(), String> {
     let ns = Topology::open(netns)?;
     let backends = backends.to_vec();
@@ -25,9 +25,9 @@ pub fn start(netns: &str, backends: &[(&'static str, &'static str)]) -> Result<(
         backends
             .iter()
             .map(|(name, ip)| {
-                let addr = format!("{ip}:{BACKEND_PORT}");
-                let tcp = TcpListener::bind(&addr).map_err(|e| format!("bind tcp {addr}: {e}"))?;
-                let udp = UdpSocket::bind(&addr).map_err(|e| format!("bind udp {addr}: {e}"))?;
+                let addr = std::net::SocketAddr::new(ip.parse().map_err(|e| format!("{ip}: {e}"))?, BACKEND_PORT);
+                let tcp = TcpListener::bind(addr).map_err(|e| format!("bind tcp {addr}: {e}"))?;
+                let udp = UdpSocket::bind(addr).map_err(|e| format!("bind udp {addr}: {e}"))?;
                 Ok((*name, tcp, udp))
             })
             .collect()

@@ -1,11 +1,15 @@
-//! Two network namespaces joined by a veth pair: "client" (10.199.0.1) and "backend"
-//! (10.199.0.2-4). Nothing is added to the machine's root namespace.
+//! Two network namespaces joined by a veth pair: "client" (10.199.0.1, fd99:199::1) and
+//! "backend" (10.199.0.2-4, fd99:199::2-4). Nothing is added to the machine's root namespace.
 use std::{fs::File, path::PathBuf, process::Command};
 
 pub const CLIENT_IP: &str = "10.199.0.1";
 pub const BACKEND_IPS: [&str; 3] = ["10.199.0.2", "10.199.0.3", "10.199.0.4"];
+pub const CLIENT_IP6: &str = "fd99:199::1";
+pub const BACKEND_IPS6: [&str; 3] = ["fd99:199::2", "fd99:199::3", "fd99:199::4"];
 /// Kubernetes' default Service CIDR; traffic to it must never leave untranslated.
 pub const SERVICE_CIDR: &str = "10.96.0.0/12";
+/// An IPv6 Service CIDR, likewise unreachable from the client.
+pub const SERVICE_CIDR6: &str = "fd00:10:96::/112";
 
 pub struct Topology {
     pub client: String,
@@ -27,10 +31,16 @@ impl Topology {
         for addr in BACKEND_IPS {
             ip(&["-n", b, "addr", "add", &format!("{addr}/24"), "dev", "veth-b"])?;
         }
+        // nodad: usable at once, without waiting for duplicate address detection.
+        ip(&["-n", c, "addr", "add", &format!("{CLIENT_IP6}/64"), "dev", "veth-c", "nodad"])?;
+        for addr in BACKEND_IPS6 {
+            ip(&["-n", b, "addr", "add", &format!("{addr}/64"), "dev", "veth-b", "nodad"])?;
+        }
         ip(&["-n", c, "link", "set", "veth-c", "up"])?;
         ip(&["-n", b, "link", "set", "veth-b", "up"])?;
         // Proves translation happened: an untranslated ClusterIP connect fails with EHOSTUNREACH.
         ip(&["-n", c, "route", "add", "unreachable", SERVICE_CIDR])?;
+        ip(&["-n", c, "-6", "route", "add", "unreachable", SERVICE_CIDR6])?;
         Ok(topo)
     }
 

@@ -141,7 +141,7 @@ fn tcp(addr: SocketAddr) -> io::Result<(SocketAddr, String)> {
 }
 
 fn udp_connected(addr: SocketAddr) -> io::Result<(SocketAddr, String)> {
-    let socket = udp_socket()?;
+    let socket = udp_socket(addr)?;
     socket.connect(addr)?;
     let peer = socket.peer_addr()?;
     socket.send(b"hello")?;
@@ -151,15 +151,16 @@ fn udp_connected(addr: SocketAddr) -> io::Result<(SocketAddr, String)> {
 }
 
 fn udp_sendto(addr: SocketAddr) -> io::Result<(SocketAddr, String)> {
-    let socket = udp_socket()?;
+    let socket = udp_socket(addr)?;
     socket.send_to(b"hello", addr)?;
     let mut buf = [0u8; 1500];
     let (n, from) = socket.recv_from(&mut buf)?;
     Ok((from, String::from_utf8_lossy(&buf[..n]).into_owned()))
 }
 
-fn udp_socket() -> io::Result<UdpSocket> {
-    let socket = UdpSocket::bind("0.0.0.0:0")?;
+/// A socket of the destination's family (an IPv4-mapped destination gets an IPv6 socket).
+fn udp_socket(to: SocketAddr) -> io::Result<UdpSocket> {
+    let socket = UdpSocket::bind(if to.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" })?;
     socket.set_read_timeout(Some(TIMEOUT))?;
     Ok(socket)
 }
