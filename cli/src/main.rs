@@ -52,7 +52,7 @@ async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
             started.node_token_file.clone(),
             data_dir.join("agent"),
         );
-        agent.node_ip = Some(started.advertise);
+        agent.node_ip = vec![started.advertise];
         agent.node_name = node_name;
         tokio::spawn(async move {
             if let Err(e) = keel_node_agent::run(agent).await {

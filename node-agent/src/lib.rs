@@ -10,6 +10,7 @@
 //! (kube-rs) with its own credentials.
 
 mod client;
+mod dual_stack;
 mod heartbeat;
 pub mod image;
 pub mod kubelet;
@@ -44,9 +45,11 @@ pub struct AgentArgs {
     /// Name of this node (default: the host name).
     #[arg(long)]
     pub node_name: Option<String>,
-    /// Address other nodes reach this one at (default: the first non-loopback address).
-    #[arg(long)]
-    pub node_ip: Option<IpAddr>,
+    /// Address other nodes reach this one at (default: the first non-loopback address). On a
+    /// dual-stack node an IPv4 and an IPv6 address, comma-separated; without the IPv6 one, the
+    /// global IPv6 address of the interface holding the IPv4 one is used.
+    #[arg(long, value_delimiter = ',')]
+    pub node_ip: Vec<IpAddr>,
     /// Where the agent keeps its state.
     #[arg(long, default_value = "/var/lib/keel/agent")]
     pub data_dir: PathBuf,
@@ -56,12 +59,13 @@ pub struct AgentArgs {
     /// Seconds between heartbeats (Lease renewals and status reports).
     #[arg(long, default_value_t = 10)]
     pub heartbeat_seconds: u64,
-    /// The cluster's pod network (every node's podCIDR is inside it).
-    #[arg(long, default_value = "10.244.0.0/16")]
-    pub cluster_cidr: ipnet::Ipv4Net,
-    /// The Service CIDR: the node gets an unreachable route for it.
-    #[arg(long, default_value = "10.96.0.0/12")]
-    pub service_cidr: ipnet::Ipv4Net,
+    /// The cluster's pod network (every node's podCIDR is inside it). Dual-stack: an IPv4 and an
+    /// IPv6 network, comma-separated, as given to the server.
+    #[arg(long, value_delimiter = ',', default_value = "10.244.0.0/16")]
+    pub cluster_cidr: Vec<ipnet::IpNet>,
+    /// The Service CIDR(s): the node gets an unreachable route for each.
+    #[arg(long, value_delimiter = ',', default_value = "10.96.0.0/12")]
+    pub service_cidr: Vec<ipnet::IpNet>,
     /// Cluster DNS server written into pods' resolv.conf.
     #[arg(long, default_value = "10.96.0.10")]
     pub cluster_dns: Vec<std::net::Ipv4Addr>,
@@ -98,12 +102,12 @@ impl AgentArgs {
             token_file: Some(token_file),
             ca_file,
             node_name: None,
-            node_ip: None,
+            node_ip: Vec::new(),
             data_dir,
             max_pods: 110,
             heartbeat_seconds: 10,
-            cluster_cidr: ipnet::Ipv4Net::new_assert(std::net::Ipv4Addr::new(10, 244, 0, 0), 16),
-            service_cidr: ipnet::Ipv4Net::new_assert(std::net::Ipv4Addr::new(10, 96, 0, 0), 12),
+            cluster_cidr: vec![ipnet::Ipv4Net::new_assert(std::net::Ipv4Addr::new(10, 244, 0, 0), 16).into()],
+            service_cidr: vec![ipnet::Ipv4Net::new_assert(std::net::Ipv4Addr::new(10, 96, 0, 0), 12).into()],
             cluster_dns: vec![std::net::Ipv4Addr::new(10, 96, 0, 10)],
             cluster_domain: "cluster.local".into(),
             pod_pids_limit: None,
@@ -128,21 +132,23 @@ pub async fn run(args: AgentArgs) -> Result<()> {
     std::fs::create_dir_all(&args.data_dir).with_context(|| format!("creating {}", args.data_dir.display()))?;
     let ca = std::fs::read_to_string(&args.ca_file).with_context(|| format!("reading {}", args.ca_file.display()))?;
     let client = client::connect(&args.server, &ca, &token).await?;
-    let mut facts = machine::Facts::read(args.node_name.clone(), args.node_ip, args.max_pods)?;
+    let families = dual_stack::Families::from_args(&args.cluster_cidr, &args.service_cidr)?;
+    let mut facts = machine::Facts::read(args.node_name.clone(), &args.node_ip, args.max_pods, families.is_dual())?;
     facts.kubelet_port = args.kubelet_port;
-    tracing::info!(node = %facts.name, ip = %facts.ip, "registering node");
+    tracing::info!(node = %facts.name, ip = %facts.ip, ip6 = ?facts.ip6, "registering node");
     node::register(&client, &facts).await?;
-    let cidr = node::wait_for_pod_cidr(&client, &facts.name, Duration::from_secs(60)).await?;
-    tracing::info!(node = %facts.name, pod_cidr = %cidr, "node registered");
-    let pod_cidr: ipnet::Ipv4Net = cidr.parse().with_context(|| format!("podCIDR {cidr} is not an IPv4 network"))?;
+    let cidrs = node::wait_for_pod_cidrs(&client, &facts.name, families.is_dual(), Duration::from_secs(60)).await?;
+    tracing::info!(node = %facts.name, pod_cidrs = ?cidrs, "node registered");
+    let (pod_cidr, pod_cidr6) = dual_stack::split_pod_cidrs(&cidrs)?;
     // Set up in this (the node's) network namespace before anything awaits.
     let network = network::NodeNetwork::setup(network::NetworkConfig {
         state_dir: args.data_dir.join("network"),
         pod_cidr,
-        cluster_cidr: args.cluster_cidr,
-        service_cidr: args.service_cidr,
+        cluster_cidr: families.cluster_cidr,
+        service_cidr: families.service_cidr,
         bridge_name: args.bridge.clone(),
         mtu: None,
+        ipv6: pod_cidr6.map(|pod_cidr| network::Ipv6Config { pod_cidr, service_cidr: families.service_cidr6 }),
     })
     .await
     .context("setting up the pod network")?;

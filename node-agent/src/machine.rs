@@ -7,6 +7,8 @@ use std::net::IpAddr;
 pub struct Facts {
     pub name: String,
     pub ip: IpAddr,
+    /// The node's IPv6 address on a dual-stack node (a second InternalIP).
+    pub ip6: Option<std::net::Ipv6Addr>,
     pub cpus: usize,
     pub memory_bytes: u64,
     pub max_pods: u32,
@@ -61,17 +63,49 @@ fn first_address() -> Option<IpAddr> {
     None
 }
 
+/// A global (not link-local) IPv6 address on the interface that holds `ip`.
+fn ipv6_next_to(ip: IpAddr) -> Option<std::net::Ipv6Addr> {
+    let addrs: Vec<_> = nix::ifaddrs::getifaddrs().ok()?.collect();
+    let iface = addrs.iter().find_map(|a| {
+        let sa = a.address.as_ref()?;
+        let here: IpAddr = match (sa.as_sockaddr_in(), sa.as_sockaddr_in6()) {
+            (Some(v4), _) => IpAddr::V4(v4.ip()),
+            (_, Some(v6)) => IpAddr::V6(v6.ip()),
+            _ => return None,
+        };
+        (here == ip).then(|| a.interface_name.clone())
+    })?;
+    addrs.iter().filter(|a| a.interface_name == iface).find_map(|a| {
+        let v6 = a.address.as_ref()?.as_sockaddr_in6()?.ip();
+        (!v6.is_unicast_link_local() && !v6.is_loopback()).then_some(v6)
+    })
+}
+
 impl Facts {
-    pub fn read(name: Option<String>, ip: Option<IpAddr>, max_pods: u32) -> Result<Facts> {
+    /// `ips`: the `--node-ip` values (none, one, or an IPv4 and an IPv6 one). A dual-stack node
+    /// without an IPv6 one takes the global IPv6 address of the interface holding the IPv4 one.
+    pub fn read(name: Option<String>, ips: &[IpAddr], max_pods: u32, dual_stack: bool) -> Result<Facts> {
         let name = name.unwrap_or_else(|| first_line("/proc/sys/kernel/hostname").to_lowercase());
         anyhow::ensure!(!name.is_empty(), "no node name: pass --node-name");
-        let ip = match ip {
-            Some(ip) => ip,
+        let ip = match ips.iter().find(|ip| ip.is_ipv4()).or(ips.first()) {
+            Some(ip) => *ip,
             None => first_address().context("no non-loopback address found: pass --node-ip")?,
+        };
+        let given6 = ips.iter().find_map(|ip| match ip {
+            IpAddr::V6(v6) => Some(*v6),
+            IpAddr::V4(_) => None,
+        });
+        let ip6 = match (dual_stack, given6) {
+            (false, _) => None,
+            (true, Some(v6)) => Some(v6),
+            (true, None) => Some(ipv6_next_to(ip).with_context(|| {
+                format!("dual-stack node: no global IPv6 address next to {ip}; pass --node-ip=<IPv4>,<IPv6>")
+            })?),
         };
         Ok(Facts {
             name,
             ip,
+            ip6,
             cpus: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
             memory_bytes: memory_bytes(),
             max_pods,

@@ -38,6 +38,16 @@ fn conditions(since: &str) -> Value {
     ])
 }
 
+/// InternalIP per family (IPv4 first), then the host name.
+fn addresses(facts: &Facts) -> Value {
+    let mut out = vec![json!({"type": "InternalIP", "address": facts.ip.to_string()})];
+    if let Some(ip6) = facts.ip6 {
+        out.push(json!({"type": "InternalIP", "address": ip6.to_string()}));
+    }
+    out.push(json!({"type": "Hostname", "address": facts.name}));
+    Value::Array(out)
+}
+
 /// The node's status: capacity, addresses, system info and conditions.
 pub fn status(facts: &Facts, since: &str) -> Value {
     let capacity = json!({
@@ -49,10 +59,7 @@ pub fn status(facts: &Facts, since: &str) -> Value {
     json!({
         "capacity": capacity,
         "allocatable": capacity,
-        "addresses": [
-            {"type": "InternalIP", "address": facts.ip.to_string()},
-            {"type": "Hostname", "address": facts.name},
-        ],
+        "addresses": addresses(facts),
         "conditions": conditions(since),
         "nodeInfo": {
             "machineID": facts.machine_id,
@@ -109,15 +116,34 @@ pub async fn register(client: &kube::Client, facts: &Facts) -> Result<()> {
     Ok(())
 }
 
-/// Wait until the control plane has given this node its podCIDR.
-pub async fn wait_for_pod_cidr(client: &kube::Client, name: &str, timeout: Duration) -> Result<String> {
+/// Wait until the control plane has given this node its podCIDRs (both families when
+/// `dual_stack`). Returns them as the Node holds them.
+pub async fn wait_for_pod_cidrs(
+    client: &kube::Client,
+    name: &str,
+    dual_stack: bool,
+    timeout: Duration,
+) -> Result<Vec<String>> {
     let nodes: Api<Node> = Api::all(client.clone());
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
-        if let Some(cidr) = nodes.get(name).await?.spec.and_then(|s| s.pod_cidr) {
-            return Ok(cidr);
+        let spec = nodes.get(name).await?.spec.unwrap_or_default();
+        let cidrs = match spec.pod_cidrs.filter(|c| !c.is_empty()) {
+            Some(cidrs) => cidrs,
+            None => spec.pod_cidr.into_iter().collect(),
+        };
+        if !cidrs.is_empty() && (!dual_stack || cidrs.len() >= 2) {
+            return Ok(cidrs);
         }
-        anyhow::ensure!(tokio::time::Instant::now() < deadline, "no podCIDR assigned to node {name} after {timeout:?}");
+        anyhow::ensure!(
+            tokio::time::Instant::now() < deadline,
+            "node {name} has podCIDRs {cidrs:?} after {timeout:?}{}",
+            if dual_stack {
+                "; a dual-stack node needs an IPv6 one too (start the server with a dual-stack --cluster-cidr)"
+            } else {
+                ""
+            }
+        );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }

@@ -3,32 +3,46 @@
 
 use crate::network::NodeNetwork;
 use futures::StreamExt;
-use ipnet::Ipv4Net;
+use ipnet::{Ipv4Net, Ipv6Net};
 use k8s_openapi::api::core::v1::Node;
 use kube::runtime::{reflector, watcher, WatchStreamExt};
 use kube::Api;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
-/// The (podCIDR, node IP) pairs of every node but this one.
-fn peers(nodes: &[Arc<Node>], me: &str) -> Vec<(Ipv4Net, Ipv4Addr)> {
-    let mut out: Vec<(Ipv4Net, Ipv4Addr)> = nodes
-        .iter()
-        .filter(|n| n.metadata.name.as_deref() != Some(me))
-        .filter_map(|n| {
-            let cidr: Ipv4Net = n.spec.as_ref()?.pod_cidr.as_ref()?.parse().ok()?;
-            let ip = n
-                .status
-                .as_ref()?
-                .addresses
-                .as_ref()?
-                .iter()
-                .find(|a| a.type_ == "InternalIP")
-                .and_then(|a| a.address.parse::<Ipv4Addr>().ok())?;
-            Some((cidr, ip))
-        })
-        .collect();
-    out.sort();
+/// The routes to every node but this one: (IPv4 podCIDR, IPv4 InternalIP), and on dual-stack
+/// nodes (IPv6 podCIDR, IPv6 InternalIP).
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Peers {
+    v4: Vec<(Ipv4Net, Ipv4Addr)>,
+    v6: Vec<(Ipv6Net, Ipv6Addr)>,
+}
+
+fn peers(nodes: &[Arc<Node>], me: &str) -> Peers {
+    let mut out = Peers::default();
+    for n in nodes.iter().filter(|n| n.metadata.name.as_deref() != Some(me)) {
+        let Some(spec) = n.spec.as_ref() else { continue };
+        let cidrs: Vec<&String> = spec.pod_cidrs.iter().flatten().chain(spec.pod_cidr.iter()).collect();
+        let ips: Vec<IpAddr> = n
+            .status
+            .iter()
+            .flat_map(|s| s.addresses.iter().flatten())
+            .filter(|a| a.type_ == "InternalIP")
+            .filter_map(|a| a.address.parse().ok())
+            .collect();
+        let ip4 = ips.iter().find_map(|ip| if let IpAddr::V4(v4) = ip { Some(*v4) } else { None });
+        let ip6 = ips.iter().find_map(|ip| if let IpAddr::V6(v6) = ip { Some(*v6) } else { None });
+        if let (Some(cidr), Some(ip)) = (cidrs.iter().find_map(|c| c.parse::<Ipv4Net>().ok()), ip4) {
+            out.v4.push((cidr, ip));
+        }
+        if let (Some(cidr), Some(ip)) = (cidrs.iter().find_map(|c| c.parse::<Ipv6Net>().ok()), ip6) {
+            out.v6.push((cidr, ip));
+        }
+    }
+    out.v4.sort();
+    out.v4.dedup();
+    out.v6.sort();
+    out.v6.dedup();
     out
 }
 
@@ -37,7 +51,7 @@ pub async fn run(client: kube::Client, network: Arc<NodeNetwork>, me: String) {
     let (reader, writer) = reflector::store::<Node>();
     let stream = reflector(writer, watcher(Api::<Node>::all(client), watcher::Config::default())).default_backoff();
     futures::pin_mut!(stream);
-    let mut applied: Option<Vec<(Ipv4Net, Ipv4Addr)>> = None;
+    let mut applied: Option<Peers> = None;
     while let Some(event) = stream.next().await {
         match event {
             // A (re)list fills the store only at InitDone: act then, not on
@@ -53,7 +67,11 @@ pub async fn run(client: kube::Client, network: Arc<NodeNetwork>, me: String) {
         if applied.as_ref() == Some(&wanted) {
             continue;
         }
-        match network.set_peer_routes(&wanted).await {
+        let result = match network.set_peer_routes(&wanted.v4).await {
+            Ok(()) => network.set_peer_routes6(&wanted.v6).await,
+            Err(e) => Err(e),
+        };
+        match result {
             Ok(()) => applied = Some(wanted),
             Err(e) => tracing::warn!(error = %e, "setting routes to other nodes"),
         }

@@ -69,6 +69,10 @@ pub struct UpArgs {
     /// Seconds to wait for every node to be Ready.
     #[arg(long, default_value_t = 120)]
     pub timeout: u64,
+    /// IPv4 and IPv6: the underlay, pods and Services get both families
+    /// (service CIDR 10.96.0.0/12,fd00:10:96::/112, cluster CIDR 10.244.0.0/16,fd00:10:244::/56).
+    #[arg(long)]
+    pub dual_stack: bool,
 }
 
 #[derive(clap::Args, Clone)]
@@ -125,6 +129,7 @@ async fn up(args: UpArgs) -> Result<()> {
     let mut state = ClusterState::plan(&args.name, &dir, args.nodes, port);
     state.server_args = args.server_args.clone();
     state.agent_args = args.agent_args.clone();
+    state.dual_stack = args.dual_stack;
     state.save()?;
     for archive in &args.image_archives {
         for node in &state.nodes {

@@ -35,6 +35,20 @@ pub struct ClusterState {
     pub server_args: Vec<String>,
     #[serde(default)]
     pub agent_args: Vec<String>,
+    /// IPv6 next to IPv4: underlay, pod network and Services (`cluster up --dual-stack`).
+    #[serde(default)]
+    pub dual_stack: bool,
+}
+
+/// The dual-stack ranges `cluster up --dual-stack` uses unless the user gave their own.
+pub const DUAL_STACK_SERVICE_CIDR: &str = "10.96.0.0/12,fd00:10:96::/112";
+pub const DUAL_STACK_CLUSTER_CIDR: &str = "10.244.0.0/16,fd00:10:244::/56";
+
+/// The underlay's IPv6 twin of an underlay IPv4 address: 172.31.0.11 -> fd00:0:ac1f:0::11 (hex),
+/// so every node of the /24 shares one /64.
+pub fn underlay_ipv6(ip: Ipv4Addr) -> std::net::Ipv6Addr {
+    let [a, b, c, d] = ip.octets();
+    std::net::Ipv6Addr::new(0xfd00, 0, u16::from_be_bytes([a, b]), u16::from(c), 0, 0, 0, u16::from(d))
 }
 
 /// A file in a node's data dir that tells the supervisor to leave its agent stopped.
@@ -67,7 +81,41 @@ impl ClusterState {
             server_pid: 0,
             server_args: Vec::new(),
             agent_args: Vec::new(),
+            dual_stack: false,
         }
+    }
+
+    /// Server arguments the cluster adds to the user's (dual-stack ranges), unless given.
+    pub fn implied_server_args(&self) -> Vec<String> {
+        self.implied_cidr_args(&self.server_args)
+    }
+
+    /// Agent arguments the cluster adds to the user's: the same ranges as the server.
+    pub fn implied_agent_args(&self) -> Vec<String> {
+        // The agents follow what the server was given, so the two never disagree.
+        let mut from_server: Vec<String> = self
+            .server_args
+            .iter()
+            .filter(|a| a.starts_with("--service-cidr=") || a.starts_with("--cluster-cidr="))
+            .filter(|a| !self.agent_args.iter().any(|b| b.split('=').next() == a.split('=').next()))
+            .cloned()
+            .collect();
+        from_server.extend(self.implied_cidr_args(&[self.agent_args.clone(), from_server.clone()].concat()));
+        from_server
+    }
+
+    fn implied_cidr_args(&self, given: &[String]) -> Vec<String> {
+        if !self.dual_stack {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        for (flag, value) in [("--service-cidr", DUAL_STACK_SERVICE_CIDR), ("--cluster-cidr", DUAL_STACK_CLUSTER_CIDR)]
+        {
+            if !given.iter().any(|a| a.starts_with(flag)) {
+                out.push(format!("{flag}={value}"));
+            }
+        }
+        out
     }
 
     fn path(dir: &Path) -> PathBuf {

@@ -63,6 +63,7 @@ async fn start(state: &Arc<Mutex<ClusterState>>, s: &ClusterState) -> Result<()>
         .arg("--data-dir")
         .arg(&server_dir)
         .args(&s.server_args)
+        .args(s.implied_server_args())
         .args(default_lb_pool(&s.server_args, s.underlay_gateway))
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
@@ -181,10 +182,11 @@ fn spawn_agent(s: &ClusterState, i: usize) -> Result<std::process::Child> {
         .arg("--node-name")
         .arg(&node.name)
         .arg("--node-ip")
-        .arg(node.ip.to_string())
+        .arg(node_ips(s, node.ip))
         .arg("--data-dir")
         .arg(&node.data_dir)
         .args(&s.agent_args)
+        .args(s.implied_agent_args())
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log);
@@ -192,6 +194,15 @@ fn spawn_agent(s: &ClusterState, i: usize) -> Result<std::process::Child> {
     let child = cmd.spawn()?;
     drop(ns);
     Ok(child)
+}
+
+/// The node's underlay address, and its IPv6 twin on a dual-stack cluster.
+fn node_ips(s: &ClusterState, ip: std::net::Ipv4Addr) -> String {
+    if s.dual_stack {
+        format!("{ip},{}", super::state::underlay_ipv6(ip))
+    } else {
+        ip.to_string()
+    }
 }
 
 /// LoadBalancer addresses from the top of the underlay subnet (.200-.239),

@@ -33,6 +33,10 @@ pub fn create(state: &ClusterState) -> Result<()> {
     ip(&["-n", ul, "link", "add", "ul0", "type", "bridge"])?;
     ip(&["-n", ul, "link", "set", "ul0", "mtu", &mtu, "up"])?;
     ip(&["-n", ul, "addr", "add", &format!("{}/24", state.underlay_gateway), "dev", "ul0"])?;
+    if state.dual_stack {
+        let gateway6 = format!("{}/64", super::state::underlay_ipv6(state.underlay_gateway));
+        ip(&["-n", ul, "addr", "add", &gateway6, "dev", "ul0", "nodad"])?;
+    }
     for (i, node) in state.nodes.iter().enumerate() {
         let ns = &node.netns;
         let port = format!("n{}", i + 1);
@@ -41,6 +45,11 @@ pub fn create(state: &ClusterState) -> Result<()> {
         ip(&["-n", ns, "link", "add", "eth0", "mtu", &mtu, "type", "veth", "peer", "name", &port, "netns", ul])?;
         ip(&["-n", ul, "link", "set", &port, "master", "ul0", "mtu", &mtu, "up"])?;
         ip(&["-n", ns, "addr", "add", &format!("{}/24", node.ip), "dev", "eth0"])?;
+        if state.dual_stack {
+            // nodad: the node's agent reads this address at start, before DAD would finish.
+            let ip6 = format!("{}/64", super::state::underlay_ipv6(node.ip));
+            ip(&["-n", ns, "addr", "add", &ip6, "dev", "eth0", "nodad"])?;
+        }
         ip(&["-n", ns, "link", "set", "eth0", "up"])?;
         // A default route, so the node has one to read its MTU from; what
         // it carries ends in the underlay namespace, never on the machine's network.

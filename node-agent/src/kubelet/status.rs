@@ -76,6 +76,8 @@ pub struct PodView<'a> {
     pub pod: &'a Pod,
     pub host_ip: String,
     pub pod_ip: Option<String>,
+    /// The pod's IPv6 address on a dual-stack node (listed second in podIPs).
+    pub pod_ip6: Option<String>,
     pub start_time: Option<Time>,
     pub sandbox_ready: bool,
     pub init: Vec<ContainerView>,
@@ -235,7 +237,10 @@ pub fn build(v: &PodView<'_>, now: &Time) -> PodStatus {
         host_ip: Some(v.host_ip.clone()),
         host_ips: Some(vec![HostIP { ip: v.host_ip.clone() }]),
         pod_ip: v.pod_ip.clone(),
-        pod_ips: v.pod_ip.clone().map(|ip| vec![PodIP { ip }]),
+        pod_ips: v
+            .pod_ip
+            .clone()
+            .map(|ip| std::iter::once(ip).chain(v.pod_ip6.clone()).map(|ip| PodIP { ip }).collect()),
         start_time: v.start_time.clone(),
         qos_class: Some(qos_class(v.pod).into()),
         init_container_statuses: if v.init.is_empty() {

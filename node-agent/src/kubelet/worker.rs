@@ -29,6 +29,8 @@ const BACKOFF_RESET: Duration = Duration::from_secs(600);
 /// (none for host-network pods).
 struct Sandbox {
     ip: IpAddr,
+    /// The second (IPv6) address on a dual-stack node.
+    ip6: Option<IpAddr>,
     netns: Option<PathBuf>,
 }
 
@@ -278,8 +280,8 @@ impl PodWorker {
         };
         // Host-network pods have the node's address and no namespace of their own.
         let sandbox = match net {
-            Some(n) => Sandbox { ip: IpAddr::V4(n.ip), netns: Some(n.netns_path) },
-            None => Sandbox { ip: self.ctx.config.node_ip, netns: None },
+            Some(n) => Sandbox { ip: IpAddr::V4(n.ip), ip6: n.ip6.map(IpAddr::V6), netns: Some(n.netns_path) },
+            None => Sandbox { ip: self.ctx.config.node_ip, ip6: None, netns: None },
         };
         let pod_ip = sandbox.ip.to_string();
         let host_resolv = std::fs::read_to_string(&self.ctx.config.host_resolv_conf).unwrap_or_default();
@@ -687,6 +689,7 @@ impl PodWorker {
             pod,
             host_ip: self.ctx.config.node_ip.to_string(),
             pod_ip: self.pod_ip(),
+            pod_ip6: self.sandbox.as_ref().and_then(|s| s.ip6).map(|ip| ip.to_string()),
             start_time: self.start_time.clone(),
             sandbox_ready: self.sandbox.is_some(),
             init,

@@ -1,6 +1,6 @@
 //! The node bridge that every pod's host-side veth is attached to.
 
-use ipnet::Ipv4Net;
+use ipnet::{Ipv4Net, Ipv6Net};
 use netlink_packet_route::link::{BridgeStpState, InfoKind};
 use rtnetlink::{LinkBridge, LinkUnspec};
 
@@ -8,8 +8,15 @@ use super::error::NetworkError;
 use super::rtnl::{link_kind, Rtnl};
 
 /// Creates the bridge if needed and brings it to the wanted state: up, `mtu`, exactly one IPv4
-/// address (`gateway`). Returns its interface index.
-pub(crate) async fn ensure_bridge(rtnl: &Rtnl, name: &str, gateway: Ipv4Net, mtu: u32) -> Result<u32, NetworkError> {
+/// address (`gateway`) and, on a dual-stack node, exactly one global IPv6 address (`gateway6`).
+/// Returns its interface index.
+pub(crate) async fn ensure_bridge(
+    rtnl: &Rtnl,
+    name: &str,
+    gateway: Ipv4Net,
+    gateway6: Option<Ipv6Net>,
+    mtu: u32,
+) -> Result<u32, NetworkError> {
     let link = match rtnl.link_by_name(name).await? {
         Some(link) => link,
         None => {
@@ -39,6 +46,14 @@ pub(crate) async fn ensure_bridge(rtnl: &Rtnl, name: &str, gateway: Ipv4Net, mtu
         }
     }
     rtnl.add_address(index, gateway).await?;
+    for (message, address) in rtnl.ipv6_addresses(index).await? {
+        if Some(address) != gateway6 {
+            rtnl.delete_address(message).await?;
+        }
+    }
+    if let Some(gateway6) = gateway6 {
+        rtnl.add_address6(index, gateway6).await?;
+    }
     Ok(index)
 }
 

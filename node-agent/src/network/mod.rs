@@ -21,10 +21,10 @@ mod veth;
 #[cfg(test)]
 mod tests;
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
 
-use ipnet::Ipv4Net;
+use ipnet::{Ipv4Net, Ipv6Net};
 use serde::{Deserialize, Serialize};
 
 pub use error::NetworkError;
@@ -50,6 +50,18 @@ pub struct NetworkConfig {
     /// None = MTU of the interface holding the default route (else the lowest non-loopback MTU,
     /// else 1500).
     pub mtu: Option<u32>,
+    /// The IPv6 half of a dual-stack node; None on a single-stack IPv4 node.
+    pub ipv6: Option<Ipv6Config>,
+}
+
+/// IPv6 pod networking of a dual-stack node. A pod's IPv6 address carries the same host number
+/// as its IPv4 one (10.244.1.7 -> fd00:10:244:1::7), so the IPv4 leases are the only IPAM state.
+#[derive(Clone, Debug)]
+pub struct Ipv6Config {
+    /// This node's IPv6 pod CIDR, e.g. fd00:10:244:1::/64; its first host address is the gateway.
+    pub pod_cidr: Ipv6Net,
+    /// IPv6 Service virtual IPs: unreachable from this node unless translated.
+    pub service_cidr: Option<Ipv6Net>,
 }
 
 /// A pod's network attachment, as persisted and returned by [`NodeNetwork::add_pod`].
@@ -61,6 +73,9 @@ pub struct PodNetwork {
     pub ip: Ipv4Addr,
     pub prefix_len: u8,
     pub gateway: Ipv4Addr,
+    /// The pod's IPv6 address on a dual-stack node (records written before dual-stack have none).
+    #[serde(default)]
+    pub ip6: Option<Ipv6Addr>,
     /// Node-side veth name (the pod side is [`POD_INTERFACE`]).
     pub host_veth: String,
     pub mtu: u32,

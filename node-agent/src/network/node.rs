@@ -1,9 +1,9 @@
 //! NodeNetwork: the node-level setup and the per-pod add/remove operations.
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 
-use ipnet::Ipv4Net;
+use ipnet::{Ipv4Net, Ipv6Net};
 
 use super::bridge::ensure_bridge;
 use super::error::NetworkError;
@@ -12,10 +12,10 @@ use super::mtu::detect_mtu;
 use super::naming::{host_veth_name, validate_pod_key};
 use super::netns::{create_netns, ensure_private_mount_dir, is_netns_mounted, remove_netns};
 use super::pod_side::configure_pod_netns;
-use super::routes::{ensure_service_route, sync_peer_routes};
+use super::routes::{ensure_service_route, ensure_service_route6, sync_peer_routes, sync_peer_routes6};
 use super::rtnl::Rtnl;
 use super::state::PodStore;
-use super::sysctl::enable_ip_forward;
+use super::sysctl::{enable_ip_forward, enable_ipv6_forward};
 use super::veth::{create_pod_veth, delete_pod_veth, pod_veth_ok};
 use super::{NetworkConfig, PodNetwork};
 
@@ -43,6 +43,9 @@ impl NodeNetwork {
         // Both of these bind to the netns of the current thread: do them before the first
         // await, which could move this task to another worker thread.
         enable_ip_forward()?;
+        if config.ipv6.is_some() {
+            enable_ipv6_forward()?;
+        }
         let rtnl = Rtnl::connect()?;
 
         std::fs::create_dir_all(&config.state_dir).map_err(|e| NetworkError::io("create", &config.state_dir, e))?;
@@ -56,8 +59,12 @@ impl NodeNetwork {
         };
         let gateway_net = Ipv4Net::new(gateway, config.pod_cidr.prefix_len())
             .map_err(|e| NetworkError::InvalidConfig(format!("pod CIDR {}: {e}", config.pod_cidr)))?;
-        let bridge_index = ensure_bridge(&rtnl, &config.bridge_name, gateway_net, mtu).await?;
+        let gateway6 = config.ipv6.as_ref().map(|v6| gateway6_of(v6.pod_cidr)).transpose()?;
+        let bridge_index = ensure_bridge(&rtnl, &config.bridge_name, gateway_net, gateway6, mtu).await?;
         ensure_service_route(&rtnl, config.service_cidr).await?;
+        if let Some(service_cidr) = config.ipv6.as_ref().and_then(|v6| v6.service_cidr) {
+            ensure_service_route6(&rtnl, service_cidr).await?;
+        }
         let ipam = Ipam::open(state_dir.join("ipam"), config.pod_cidr, gateway)?;
         let store = PodStore::open(state_dir.join("pods"))?;
         tracing::info!(bridge = %config.bridge_name, %gateway_net, mtu, "node network ready");
@@ -82,6 +89,15 @@ impl NodeNetwork {
             return Err(NetworkError::InvalidConfig(format!("peer pod CIDR {cidr} is this node's own")));
         }
         sync_peer_routes(&self.rtnl, peers).await
+    }
+
+    /// The IPv6 host-gw routes of a dual-stack node: "<peer IPv6 pod CIDR> via <peer node IPv6>".
+    pub async fn set_peer_routes6(&self, peers: &[(Ipv6Net, Ipv6Addr)]) -> Result<(), NetworkError> {
+        let Some(v6) = &self.config.ipv6 else { return Ok(()) };
+        if let Some((cidr, _)) = peers.iter().find(|(cidr, _)| cidr.trunc() == v6.pod_cidr.trunc()) {
+            return Err(NetworkError::InvalidConfig(format!("peer pod CIDR {cidr} is this node's own")));
+        }
+        sync_peer_routes6(&self.rtnl, peers).await
     }
 
     /// Gives the pod a netns (bind-mounted at `<state_dir>/netns/<pod_key>`), an address and a veth
@@ -134,14 +150,19 @@ impl NodeNetwork {
         create_pod_veth(&self.rtnl, host_veth, pod_key, netns_path, self.mtu, self.bridge_index).await?;
         let prefix_len = self.config.pod_cidr.prefix_len();
         let address = Ipv4Net::new(ip, prefix_len).map_err(|e| NetworkError::InvalidConfig(e.to_string()))?;
+        let ipv6 = match &self.config.ipv6 {
+            Some(v6) => Some((ipv6_of(v6.pod_cidr, self.config.pod_cidr, ip)?, gateway6_of(v6.pod_cidr)?.addr())),
+            None => None,
+        };
         let (path, gateway) = (netns_path.to_path_buf(), self.gateway);
-        blocking(pod_key, move || configure_pod_netns(&path, address, gateway)).await?;
+        blocking(pod_key, move || configure_pod_netns(&path, address, gateway, ipv6)).await?;
         let pod = PodNetwork {
             pod_key: pod_key.to_string(),
             netns_path: netns_path.to_path_buf(),
             ip,
             prefix_len,
             gateway,
+            ip6: ipv6.map(|(net, _)| net.addr()),
             host_veth: host_veth.to_string(),
             mtu: self.mtu,
         };
@@ -150,7 +171,9 @@ impl NodeNetwork {
     }
 
     async fn is_intact(&self, pod: &PodNetwork) -> Result<bool, NetworkError> {
+        // A record from before the node went dual-stack lacks the IPv6 address: repair it.
         Ok(self.config.pod_cidr.contains(&pod.ip)
+            && self.config.ipv6.is_some() == pod.ip6.is_some()
             && is_netns_mounted(&pod.netns_path)
             && pod_veth_ok(&self.rtnl, &pod.host_veth, &pod.pod_key, self.bridge_index).await?)
     }
@@ -201,8 +224,28 @@ fn gateway_of(pod_cidr: Ipv4Net) -> Ipv4Addr {
     Ipv4Addr::from(u32::from(pod_cidr.network()).saturating_add(1))
 }
 
+/// First host address of the IPv6 pod CIDR, with the CIDR's prefix (fd00:10:244:1::1/64).
+fn gateway6_of(pod_cidr: Ipv6Net) -> Result<Ipv6Net, NetworkError> {
+    let gateway = Ipv6Addr::from(u128::from(pod_cidr.network()).saturating_add(1));
+    Ipv6Net::new(gateway, pod_cidr.prefix_len()).map_err(|e| NetworkError::InvalidConfig(e.to_string()))
+}
+
+/// The pod's IPv6 address: the IPv6 pod CIDR plus the host number of its IPv4 address.
+fn ipv6_of(pod_cidr6: Ipv6Net, pod_cidr: Ipv4Net, ip: Ipv4Addr) -> Result<Ipv6Net, NetworkError> {
+    let host = u32::from(ip).wrapping_sub(u32::from(pod_cidr.network()));
+    let addr = Ipv6Addr::from(u128::from(pod_cidr6.network()) | u128::from(host));
+    Ipv6Net::new(addr, pod_cidr6.prefix_len()).map_err(|e| NetworkError::InvalidConfig(e.to_string()))
+}
+
 fn validate_config(config: &NetworkConfig) -> Result<(), NetworkError> {
     let invalid = |msg: String| Err(NetworkError::InvalidConfig(msg));
+    if let Some(v6) = &config.ipv6 {
+        // Every IPv4 host number must fit in the IPv6 block's host part.
+        let v4_host_bits = 32 - u32::from(config.pod_cidr.prefix_len());
+        if 128 - u32::from(v6.pod_cidr.prefix_len()) < v4_host_bits {
+            return invalid(format!("IPv6 pod CIDR {} is smaller than IPv4 pod CIDR {}", v6.pod_cidr, config.pod_cidr));
+        }
+    }
     if config.pod_cidr.prefix_len() > 30 {
         return invalid(format!("pod CIDR {} is too small (at most /30)", config.pod_cidr));
     }

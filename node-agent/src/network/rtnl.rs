@@ -1,11 +1,11 @@
 //! A thin layer over rtnetlink for the few operations this module needs, with "already exists"
 //! and "not found" turned into idempotent outcomes.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use futures_util::TryStreamExt;
-use ipnet::Ipv4Net;
-use netlink_packet_route::address::{AddressAttribute, AddressMessage};
+use ipnet::{Ipv4Net, Ipv6Net};
+use netlink_packet_route::address::{AddressAttribute, AddressFlags, AddressMessage};
 use netlink_packet_route::link::{InfoKind, LinkAttribute, LinkFlags, LinkInfo, LinkMessage};
 use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteHeader, RouteMessage};
 use rtnetlink::{Handle, LinkUnspec, RouteMessageBuilder};
@@ -121,6 +121,57 @@ impl Rtnl {
         }
     }
 
+    /// Adds an IPv6 address without duplicate address detection (the node assigns pod
+    /// addresses itself, and DAD would hold them back for a second or more); one that is
+    /// already there is fine.
+    pub(crate) async fn add_address6(&self, index: u32, address: Ipv6Net) -> Result<(), NetworkError> {
+        let mut request = self.handle.address().add(index, IpAddr::V6(address.addr()), address.prefix_len());
+        request.message_mut().attributes.push(AddressAttribute::Flags(AddressFlags::Nodad));
+        match request.execute().await {
+            Err(e) if errno(&e) != Some(EEXIST) => Err(NetworkError::netlink(format!("add address {address}"), e)),
+            _ => Ok(()),
+        }
+    }
+
+    /// Global IPv6 addresses of a link (link-local ones are the kernel's own).
+    pub(crate) async fn ipv6_addresses(&self, index: u32) -> Result<Vec<(AddressMessage, Ipv6Net)>, NetworkError> {
+        let all: Vec<AddressMessage> = self
+            .handle
+            .address()
+            .get()
+            .set_link_index_filter(index)
+            .execute()
+            .try_collect()
+            .await
+            .map_err(|e| NetworkError::netlink(format!("list addresses of link #{index}"), e))?;
+        Ok(all
+            .into_iter()
+            .filter(|m| m.header.index == index)
+            .filter_map(|m| {
+                let ip = m.attributes.iter().find_map(|a| match a {
+                    AddressAttribute::Address(IpAddr::V6(ip)) if !ip.is_unicast_link_local() => Some(*ip),
+                    _ => None,
+                })?;
+                let net = Ipv6Net::new(ip, m.header.prefix_len).ok()?;
+                Some((m, net))
+            })
+            .collect())
+    }
+
+    /// IPv6 routes of the main table.
+    pub(crate) async fn ipv6_routes(&self) -> Result<Vec<RouteMessage>, NetworkError> {
+        let query = RouteMessageBuilder::<Ipv6Addr>::new().build();
+        let routes: Vec<RouteMessage> = self
+            .handle
+            .route()
+            .get(query)
+            .execute()
+            .try_collect()
+            .await
+            .map_err(|e| NetworkError::netlink("list IPv6 routes", e))?;
+        Ok(routes.into_iter().filter(|r| route_table(r) == MAIN_TABLE).collect())
+    }
+
     pub(crate) async fn delete_address(&self, message: AddressMessage) -> Result<(), NetworkError> {
         match self.handle.address().del(message).execute().await {
             Err(e) if errno(&e) != Some(EADDRNOTAVAIL) => Err(NetworkError::netlink("delete address", e)),
@@ -177,6 +228,18 @@ pub(crate) fn route_destination(route: &RouteMessage) -> Option<Ipv4Net> {
         })
         .unwrap_or(Ipv4Addr::UNSPECIFIED);
     Ipv4Net::new(dst, route.header.destination_prefix_length).ok()
+}
+
+pub(crate) fn route_destination6(route: &RouteMessage) -> Option<Ipv6Net> {
+    let dst = route
+        .attributes
+        .iter()
+        .find_map(|a| match a {
+            RouteAttribute::Destination(RouteAddress::Inet6(ip)) => Some(*ip),
+            _ => None,
+        })
+        .unwrap_or(Ipv6Addr::UNSPECIFIED);
+    Ipv6Net::new(dst, route.header.destination_prefix_length).ok()
 }
 
 pub(crate) fn route_gateway(route: &RouteMessage) -> Option<Ipv4Addr> {

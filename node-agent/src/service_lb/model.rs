@@ -4,13 +4,18 @@
 //! backends of that port from the Service's EndpointSlices. Pure, so the
 //! rules (named ports, internalTrafficPolicy, terminating endpoints,
 //! session affinity) are tested without a kernel.
+//!
+//! Dual-stack: each ClusterIP (and externalIP/LoadBalancer IP) gets the
+//! backends of its own family, from the slices of that addressType. The
+//! per-packet path for outside traffic is IPv4, so only IPv4 addresses get
+//! an `external` part; IPv6 ones are translated for clients on the node.
 
 use crate::lb::{Backend, Frontend, Protocol};
 use ipnet::Ipv4Net;
 use k8s_openapi::api::core::v1::{Service, ServicePort};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use std::collections::BTreeSet;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::Duration;
 
 fn protocol(s: Option<&str>) -> Option<Protocol> {
@@ -64,12 +69,38 @@ fn port_u16(p: i32) -> Option<u16> {
 }
 
 /// The ready backends of one service port across the slices, optionally
-/// only those on `node` (internalTrafficPolicy: Local).
-fn backends_for(sp: &ServicePort, slices: &[&EndpointSlice], only_node: Option<&str>) -> Vec<Backend> {
+/// only those on `node` (internalTrafficPolicy: Local), per address family.
+#[derive(Debug, Clone, Default)]
+struct Backends {
+    v4: Vec<Backend>,
+    v6: Vec<Backend>,
+}
+
+impl Backends {
+    fn collect(sp: &ServicePort, slices: &[&EndpointSlice], only_node: Option<&str>) -> Self {
+        Self { v4: backends_for(sp, slices, only_node, "IPv4"), v6: backends_for(sp, slices, only_node, "IPv6") }
+    }
+
+    /// Those a frontend at `ip` can reach: the same family.
+    fn for_ip(&self, ip: IpAddr) -> Vec<Backend> {
+        if ip.is_ipv4() {
+            self.v4.clone()
+        } else {
+            self.v6.clone()
+        }
+    }
+}
+
+fn backends_for(
+    sp: &ServicePort,
+    slices: &[&EndpointSlice],
+    only_node: Option<&str>,
+    address_type: &str,
+) -> Vec<Backend> {
     let name = sp.name.as_deref().unwrap_or("");
     let proto = sp.protocol.as_deref().unwrap_or("TCP");
     let mut out = BTreeSet::new();
-    for slice in slices.iter().filter(|s| s.address_type == "IPv4") {
+    for slice in slices.iter().filter(|s| s.address_type == address_type) {
         let port = slice
             .ports
             .iter()
@@ -87,18 +118,17 @@ fn backends_for(sp: &ServicePort, slices: &[&EndpointSlice], only_node: Option<&
                 continue;
             }
             for addr in &ep.addresses {
-                if let Ok(ip) = addr.parse::<Ipv4Addr>() {
-                    out.insert(Backend::new(SocketAddrV4::new(ip, port)));
+                // The slice's addressType decides the family; a stray address of the other one is skipped.
+                match addr.parse::<IpAddr>() {
+                    Ok(ip) if ip.is_ipv4() == (address_type == "IPv4") => {
+                        out.insert(Backend::new(SocketAddr::new(ip, port)));
+                    }
+                    _ => {}
                 }
             }
         }
     }
     out.into_iter().collect()
-}
-
-/// Backends of the port that run on `node`.
-fn local_backends(sp: &ServicePort, slices: &[&EndpointSlice], node: &str) -> Vec<Backend> {
-    backends_for(sp, slices, Some(node))
 }
 
 /// The entries for `svc` on the node `node` whose addresses are `node_ips`.
@@ -124,7 +154,7 @@ pub fn entries(svc: &Service, slices: &[&EndpointSlice], node: &str, node_ips: &
     let source_ranges: Vec<Ipv4Net> =
         spec.load_balancer_source_ranges.iter().flatten().filter_map(|r| r.trim().parse().ok()).collect();
     let health_check_port = spec.health_check_node_port.and_then(port_u16).filter(|_| external_local);
-    let cluster_ips: Vec<Ipv4Addr> = spec
+    let cluster_ips: Vec<IpAddr> = spec
         .cluster_ips
         .iter()
         .flatten()
@@ -133,8 +163,8 @@ pub fn entries(svc: &Service, slices: &[&EndpointSlice], node: &str, node_ips: &
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    let external_ips: Vec<Ipv4Addr> = spec.external_ips.iter().flatten().filter_map(|ip| ip.parse().ok()).collect();
-    let lb: Vec<Ipv4Addr> = if ty == "LoadBalancer" {
+    let external_ips: Vec<IpAddr> = spec.external_ips.iter().flatten().filter_map(|ip| ip.parse().ok()).collect();
+    let lb: Vec<IpAddr> = if ty == "LoadBalancer" {
         svc.status
             .as_ref()
             .and_then(|s| s.load_balancer.as_ref())
@@ -152,19 +182,20 @@ pub fn entries(svc: &Service, slices: &[&EndpointSlice], node: &str, node_ips: &
             continue;
         };
         let service = format!("{id}:{}", sp.name.as_deref().unwrap_or(""));
-        let all = backends_for(sp, slices, None);
-        let here = local_backends(sp, slices, node);
-        let external = |ranges: Vec<Ipv4Net>| {
-            Some(External {
-                local: here.clone(),
+        let all = Backends::collect(sp, slices, None);
+        let here = Backends::collect(sp, slices, Some(node));
+        // Only IPv4 addresses are reachable from outside (the per-packet path is IPv4).
+        let external = |ip: IpAddr, ranges: Vec<Ipv4Net>| {
+            ip.is_ipv4().then(|| External {
+                local: here.v4.clone(),
                 policy_local: external_local,
                 source_ranges: ranges,
                 health_check_port,
             })
         };
-        let mut push = |ip: Ipv4Addr, port: u16, kind: Kind, backends: Vec<Backend>, external: Option<External>| {
+        let mut push = |ip: IpAddr, port: u16, kind: Kind, backends: Vec<Backend>, external: Option<External>| {
             out.push(Entry {
-                frontend: Frontend::new(SocketAddrV4::new(ip, port), protocol),
+                frontend: Frontend::new(SocketAddr::new(ip, port), protocol),
                 kind,
                 service: service.clone(),
                 backends,
@@ -174,21 +205,22 @@ pub fn entries(svc: &Service, slices: &[&EndpointSlice], node: &str, node_ips: &
         };
         // Headless services have no virtual address to translate.
         if !cluster_ips.is_empty() {
-            let internal = if local_only { here.clone() } else { all.clone() };
+            let internal = if local_only { &here } else { &all };
             for ip in &cluster_ips {
-                push(*ip, port, Kind::ClusterIp, internal.clone(), None);
+                push(*ip, port, Kind::ClusterIp, internal.for_ip(*ip), None);
             }
         }
         for ip in &external_ips {
-            push(*ip, port, Kind::ExternalIp, all.clone(), external(Vec::new()));
+            push(*ip, port, Kind::ExternalIp, all.for_ip(*ip), external(*ip, Vec::new()));
         }
         for ip in &lb {
-            push(*ip, port, Kind::LoadBalancer, all.clone(), external(source_ranges.clone()));
+            push(*ip, port, Kind::LoadBalancer, all.for_ip(*ip), external(*ip, source_ranges.clone()));
         }
         if matches!(ty, "NodePort" | "LoadBalancer") {
             if let Some(node_port) = sp.node_port.and_then(port_u16) {
                 for ip in node_ips {
-                    push(*ip, node_port, Kind::NodePort, all.clone(), external(Vec::new()));
+                    let ip = IpAddr::V4(*ip);
+                    push(ip, node_port, Kind::NodePort, all.v4.clone(), external(ip, Vec::new()));
                 }
             }
         }
@@ -273,6 +305,27 @@ mod tests {
     }
 
     #[test]
+    fn each_cluster_ip_gets_the_backends_of_its_family() {
+        let s = svc(
+            json!({"type": "NodePort", "clusterIP": "10.96.0.50", "clusterIPs": ["10.96.0.50", "fd00:10:96::50"],
+                   "ipFamilies": ["IPv4", "IPv6"], "ports": [{"port": 80, "nodePort": 30080}]}),
+            json!({}),
+        );
+        let v4 = slice(json!([{"port": 8080}]), &[("10.244.0.5", None, "n1")]);
+        let mut v6 = slice(json!([{"port": 8080}]), &[("fd00:10:244::5", None, "n1")]);
+        v6.address_type = "IPv6".into();
+        let e = entries(&s, &[&v4, &v6], "n1", &["172.31.0.2".parse().unwrap()]);
+        let by = |addr: &str| e.iter().find(|x| x.frontend.addr.to_string() == addr).expect(addr);
+        assert_eq!(ips(&by("10.96.0.50:80").backends), ["10.244.0.5:8080"]);
+        assert_eq!(ips(&by("[fd00:10:96::50]:80").backends), ["[fd00:10:244::5]:8080"]);
+        // The node port is IPv4 (the per-packet path), with the IPv4 backends only.
+        let np = by("172.31.0.2:30080");
+        assert_eq!(ips(&np.backends), ["10.244.0.5:8080"]);
+        assert!(np.external.is_some());
+        assert_eq!(e.len(), 3);
+    }
+
+    #[test]
     fn cluster_ip_frontends_get_the_ready_backends_of_their_named_port() {
         let s = svc(
             json!({"clusterIP": "10.96.0.50", "clusterIPs": ["10.96.0.50"], "ports": [
@@ -285,7 +338,10 @@ mod tests {
         );
         let e = entries(&s, &[&sl], "n1", &[]);
         assert_eq!(e.len(), 2);
-        assert_eq!(e[0].frontend, Frontend::new("10.96.0.50:80".parse::<std::net::SocketAddr>().unwrap(), Protocol::Tcp));
+        assert_eq!(
+            e[0].frontend,
+            Frontend::new("10.96.0.50:80".parse::<std::net::SocketAddr>().unwrap(), Protocol::Tcp)
+        );
         assert_eq!(ips(&e[0].backends), ["10.244.0.5:8080", "10.244.1.5:8080"]);
         assert_eq!(e[1].frontend.protocol, Protocol::Udp);
         assert_eq!(ips(&e[1].backends), ["10.244.0.5:5353", "10.244.1.5:5353"]);

@@ -136,6 +136,7 @@ pub(crate) fn config(state_dir: &Path, pod_cidr: &str) -> NetworkConfig {
         service_cidr: "10.96.0.0/12".parse().expect("service cidr"),
         bridge_name: "keel0".into(),
         mtu: None,
+        ipv6: None,
     }
 }
 
