@@ -232,8 +232,7 @@ fn trim_or_refuse_release(new: &mut IpFields, old: &IpFields) -> Vec<FieldError>
 /// Requested IPs name their families when `ipFamilies` is shorter.
 fn infer_families_from_ips(new: &mut IpFields, cluster: &Cluster<'_>) -> Vec<FieldError> {
     let mut errs = Vec::new();
-    for i in 0..new.cluster_ips.len() {
-        let ip = &new.cluster_ips[i];
+    for (i, ip) in new.cluster_ips.iter().enumerate() {
         if ip == NONE {
             break;
         }

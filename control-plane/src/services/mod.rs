@@ -35,6 +35,12 @@ impl Pending {
         m.retain(|_, t| t.elapsed() < Duration::from_secs(60));
         m.insert(what, Instant::now()).is_none()
     }
+
+    /// Drop a hold early: an address an update gives back (a downgrade's
+    /// secondary) is free at once, as upstream releases it.
+    fn release(&self, what: &str) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).remove(what);
+    }
 }
 
 /// What the other Services hold.
@@ -73,10 +79,8 @@ pub fn allocate(server: &ApiServer, svc: &mut Value, old: Option<&Value>) -> Res
     let uid = svc.pointer("/metadata/uid").and_then(Value::as_str).map(String::from);
     let used = in_use(server, uid.as_deref());
     let mut errors = Vec::new();
-    if let Err(errs) = allocate_cluster_ips(server, svc, old, &used.ips) {
-        // Port errors would only add noise to a refused address plan.
-        return Err(errs);
-    }
+    // Port errors would only add noise to a refused address plan.
+    allocate_cluster_ips(server, svc, old, &used.ips)?;
     let ports = node_ports::PortRange { range: server.node_port_range, pending: &server.allocations };
     node_ports::allocate(&ports, svc, old, &used.ports, &mut errors);
     node_ports::allocate_health_check(&ports, svc, old, &used.ports, &mut errors);
@@ -101,6 +105,9 @@ fn allocate_cluster_ips(
     if plan == Plan::Allocate {
         let kept = old_fields.as_ref().map(|o| o.cluster_ips.as_slice()).unwrap_or_default();
         assign_ips(server, &mut fields, kept, used)?;
+    }
+    for gone in old_fields.iter().flat_map(|o| &o.cluster_ips).filter(|ip| !fields.cluster_ips.contains(ip)) {
+        server.allocations.release(&format!("ip/{gone}"));
     }
     fields.write_to(spec);
     Ok(())

@@ -148,7 +148,7 @@ async fn reconcile(svc: Arc<Service>, ctx: Arc<Context>) -> Result<Action, Error
         ctx.nodes.get(&ObjectRef::new(node)).and_then(|n| n.labels().get("topology.kubernetes.io/zone").cloned())
     };
     let families = desired::service_families(&svc);
-    let by_family: Vec<_> = families.iter().map(|f| (*f, desired::groups(&svc, &picked, *f, &zone_of))).collect();
+    let by_family: Vec<_> = families.iter().map(|f| (*f, desired::groups(&svc, &picked, *f, zone_of))).collect();
     let members = by_family.iter().flat_map(|(_, g)| g.values().flatten()).map(|e| e.pod_uid.clone()).collect();
     ctx.membership.lock().unwrap_or_else(|e| e.into_inner()).set(ObjectRef::from_obj(&*svc), members);
 
