@@ -258,7 +258,9 @@ metadata: {name: dual-pod, labels: {app: dual}}
 spec:
   nodeName: dual-node
   containers: [{name: c, image: keel-test/echo:v1, ports: [{containerPort: 8080}]}]
----
+"#;
+
+const DUAL_SERVICES: &str = r#"
 apiVersion: v1
 kind: Service
 metadata: {name: dual}
@@ -313,6 +315,15 @@ fn nodes_get_both_blocks_and_pods_both_endpoint_slices() {
         "podIPs": [{"ip": "10.244.0.5"}, {"ip": "fd00:10:244::5"}],
         "conditions": [{"type": "Ready", "status": "True"}]}}"#;
     s.ok(V, &["patch", "pod", "dual-pod", "--subresource=status", "--type=merge", "-p", status]);
+
+    // The Services come after the pod has its addresses: the controller's
+    // pod cache and its pod trigger are separate watches, and this test is
+    // about families, not about that ordering.
+    eventually(Duration::from_secs(10), "the pod's addresses", || {
+        let p = json(&s.ok(V, &["get", "pod", "dual-pod", "-o", "json"]));
+        (p["status"]["podIPs"].as_array().map(Vec::len) == Some(2)).then_some(())
+    });
+    apply(&s, V, DUAL_SERVICES);
 
     let want = vec![
         ("IPv4".to_string(), vec!["10.244.0.5".to_string()]),
