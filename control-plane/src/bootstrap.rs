@@ -45,7 +45,9 @@ pub async fn run(server: &ApiServer, api_ip: IpAddr, api_port: u16) -> anyhow::R
     let svc = json!({
         "apiVersion": "v1", "kind": "Service",
         "metadata": {"name": "kubernetes", "namespace": "default", "labels": {"component": "apiserver", "provider": "kubernetes"}},
-        "spec": {"type": "ClusterIP", "clusterIP": server.service_cidr.nth(1).to_string(),
+        // The primary family only, as upstream: clients reach the API by one address.
+        "spec": {"type": "ClusterIP", "clusterIP": server.service_cidrs.primary().nth(1).to_string(),
+                 "ipFamilyPolicy": "SingleStack",
                  "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": api_port}]},
     });
     ensure(server, rt(server, "", "services")?, Some("default"), svc).await?;

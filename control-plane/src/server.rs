@@ -2,9 +2,10 @@
 //! store, bootstraps the cluster and serves the API over HTTPS.
 
 use crate::api::{self, ApiServer, User};
+use crate::controllers::node_ipam::blocks::PodNetworks;
 use crate::pki;
 use crate::registry::Registry;
-use crate::services::Cidr;
+use crate::services::Ranges;
 use crate::store::{SledBackend, Store};
 use anyhow::{Context, Result};
 use std::collections::HashMap;
@@ -39,6 +40,30 @@ impl LeaderElectionArgs {
     }
 }
 
+/// The pod network and how it is split among nodes (kube-controller-manager's
+/// `--cluster-cidr` and node mask sizes).
+#[derive(clap::Args, Debug, Clone)]
+pub struct PodNetworkArgs {
+    /// Pod network of the cluster; each node gets a block of it. Two
+    /// comma-separated CIDRs of different families make it dual-stack
+    /// (the first is the primary family).
+    #[arg(long, default_value = "10.244.0.0/16")]
+    pub cluster_cidr: String,
+    /// Prefix length of each node's IPv4 pod block.
+    #[arg(long, default_value_t = 24)]
+    pub node_cidr_mask_size: u8,
+    /// Prefix length of each node's IPv6 pod block.
+    #[arg(long, default_value_t = 64)]
+    pub node_cidr_mask_size_ipv6: u8,
+}
+
+impl PodNetworkArgs {
+    pub fn pod_networks(&self) -> Result<PodNetworks> {
+        let ranges = Ranges::parse("--cluster-cidr", &self.cluster_cidr)?;
+        Ok(PodNetworks::new(&ranges, self.node_cidr_mask_size, self.node_cidr_mask_size_ipv6)?)
+    }
+}
+
 #[derive(clap::Args, Debug, Clone)]
 pub struct ServerArgs {
     /// Where the store, PKI, tokens and kubeconfig live.
@@ -57,18 +82,16 @@ pub struct ServerArgs {
     /// Extra names or IPs for the serving certificate (repeatable).
     #[arg(long = "tls-san")]
     pub tls_san: Vec<String>,
-    /// Range ClusterIPs come from.
+    /// Range ClusterIPs come from; two comma-separated CIDRs of different
+    /// families make Services dual-stack capable (the first is the primary
+    /// family). At most 20 host bits each (a /12 or a /108), as upstream.
     #[arg(long, default_value = "10.96.0.0/12")]
     pub service_cidr: String,
     /// Seconds between watch bookmarks.
     #[arg(long, default_value_t = 60, hide = true)]
     pub watch_bookmark_seconds: u64,
-    /// Pod network of the cluster; each node gets a block of it.
-    #[arg(long, default_value = "10.244.0.0/16")]
-    pub cluster_cidr: String,
-    /// Prefix length of each node's podCIDR.
-    #[arg(long, default_value_t = 24)]
-    pub node_cidr_mask_size: u8,
+    #[command(flatten)]
+    pub pod_network: PodNetworkArgs,
     /// Seconds a node may go without renewing its Lease before it is NotReady.
     #[arg(long, default_value_t = 20)]
     pub node_monitor_grace_period: u64,
@@ -175,8 +198,8 @@ pub async fn start(args: ServerArgs) -> Result<Started> {
     let node_token = pki::ensure_token(&args.data_dir.join("node-token"))?;
     // The in-process controllers' own credential; never written down.
     let controller_token = pki::random_token();
-    let cluster_cidr = Cidr::parse(&args.cluster_cidr).map_err(anyhow::Error::msg)?;
-    let service_cidr = Cidr::parse(&args.service_cidr).map_err(anyhow::Error::msg)?;
+    let pod_networks = args.pod_network.pod_networks()?;
+    let service_cidrs = Ranges::parse_service("--service-cidr", &args.service_cidr)?;
 
     let backend = SledBackend::open(&args.data_dir.join("db"), args.store_cache_mib << 20)
         .map_err(|e| anyhow::anyhow!("opening the store in {}: {e}", args.data_dir.display()))?;
@@ -187,7 +210,7 @@ pub async fn start(args: ServerArgs) -> Result<Started> {
     tokens.insert(admin_token.clone(), User { name: "admin".into() });
     tokens.insert(node_token, User { name: "system:node-bootstrap".into() });
     tokens.insert(controller_token.clone(), User { name: "system:kube-controller-manager".into() });
-    let mut server = ApiServer::new(store, registry, tokens, format!("{advertise}:{}", args.https_port), service_cidr);
+    let mut server = ApiServer::new(store, registry, tokens, format!("{advertise}:{}", args.https_port), service_cidrs);
     server.bookmark_interval = Duration::from_secs(args.watch_bookmark_seconds.max(1));
     let (kubelet_cert, kubelet_key) = pki::ensure_kubelet_client(&paths)?;
     server.default_toleration_seconds = crate::api::DefaultTolerations {
@@ -213,8 +236,7 @@ pub async fn start(args: ServerArgs) -> Result<Started> {
     // The listener is bound, so the controllers' first requests queue until
     // the accept loop below runs.
     let settings = crate::controllers::Settings {
-        cluster_cidr,
-        node_mask: args.node_cidr_mask_size,
+        pod_networks,
         node_grace: Duration::from_secs(args.node_monitor_grace_period.max(1)),
         leader: args.leader_election.timing(),
         lb_pool: crate::controllers::load_balancer::Pool::parse(&args.load_balancer_pool)

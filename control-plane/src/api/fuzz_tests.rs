@@ -4,7 +4,7 @@
 
 use super::{router, ApiServer, User};
 use crate::registry::Registry;
-use crate::services::Cidr;
+use crate::services::{Cidr, Ranges};
 use crate::store::{SledBackend, Store};
 use axum::body::Body;
 use axum::http::Request;
@@ -19,7 +19,7 @@ fn server(dir: &std::path::Path) -> Arc<ApiServer> {
     let backend = SledBackend::open(dir, 4 << 20).expect("sled");
     let store = Store::open(Box::new(backend)).expect("store");
     let tokens = HashMap::from([(TOKEN.to_string(), User { name: "admin".into() })]);
-    let cidr = Cidr::parse("10.96.0.0/12").expect("cidr");
+    let cidr = Ranges::single(Cidr::parse("10.96.0.0/12").expect("cidr"));
     Arc::new(ApiServer::new(store, Arc::new(Registry::new()), tokens, "127.0.0.1:6443".into(), cidr))
 }
 

@@ -57,7 +57,8 @@ pub struct ApiServer {
     pub tokens: HashMap<String, User>,
     /// `host:port` clients are told to use (discovery's serverAddress).
     pub advertise: String,
-    pub service_cidr: crate::services::Cidr,
+    /// Service IP ranges, primary family first.
+    pub service_cidrs: crate::services::Ranges,
     pub node_port_range: (u16, u16),
     pub bookmark_interval: Duration,
     pub allocations: crate::services::Pending,
@@ -88,14 +89,14 @@ impl ApiServer {
         registry: Arc<Registry>,
         tokens: HashMap<String, User>,
         advertise: String,
-        service_cidr: crate::services::Cidr,
+        service_cidrs: crate::services::Ranges,
     ) -> Self {
         ApiServer {
             store,
             registry,
             tokens,
             advertise,
-            service_cidr,
+            service_cidrs,
             node_port_range: (30000, 32767),
             bookmark_interval: Duration::from_secs(60),
             allocations: Default::default(),

@@ -14,17 +14,15 @@ pub mod replicaset;
 pub mod scheduler;
 pub mod taint_eviction;
 
-use crate::services::Cidr;
 use std::time::Duration;
 use tokio::task::JoinSet;
 
 /// Settings the controllers share.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// Pod network of the cluster (10.244.0.0/16).
-    pub cluster_cidr: Cidr,
-    /// Prefix length of each node's podCIDR (24).
-    pub node_mask: u8,
+    /// Pod networks of the cluster (10.244.0.0/16; a second family when
+    /// dual-stack) and the size of each node's block of them.
+    pub pod_networks: node_ipam::blocks::PodNetworks,
     /// How long a node's Lease may go unrenewed before the node is NotReady.
     pub node_grace: Duration,
     /// Leader election timing for the controller manager and the scheduler.

@@ -283,9 +283,7 @@ impl Builtin for Node {
         let spec = self.spec.clone().unwrap_or_default();
         let spec_path = FieldPath::new("spec");
         let mut errs = node_taints(spec.taints.as_deref().unwrap_or_default(), &spec_path.child("taints"));
-        for (i, cidr) in spec.pod_cidrs.iter().flatten().enumerate() {
-            errs.extend(common::cidr(cidr, &spec_path.child("podCIDRs").index(i)));
-        }
+        errs.extend(pod_cidrs(spec.pod_cidrs.as_deref().unwrap_or_default(), &spec_path.child("podCIDRs")));
         let status = self.status.clone().unwrap_or_default();
         for (field, list) in [("capacity", &status.capacity), ("allocatable", &status.allocatable)] {
             for (name, value) in list.iter().flatten() {
@@ -324,6 +322,30 @@ fn node_taints(taints: &[Taint], path: &FieldPath) -> Vec<FieldError> {
     errs
 }
 
+/// Each a CIDR; two at most, one per family (`ValidateDualStackCIDRs`).
+fn pod_cidrs(cidrs: &[String], path: &FieldPath) -> Vec<FieldError> {
+    let mut errs = Vec::new();
+    for (i, cidr) in cidrs.iter().enumerate() {
+        errs.extend(common::cidr(cidr, &path.index(i)));
+    }
+    if cidrs.len() > 2 {
+        errs.push(FieldError::invalid(path, json(cidrs), "may specify no more than one CIDR for each IP family"));
+    } else if let [a, b] = cidrs {
+        let is_v6 = |c: &String| common::parse_cidr(c).map(|(ip, _)| ip.is_ipv6());
+        if is_v6(a).is_some() && is_v6(a) == is_v6(b) {
+            errs.push(FieldError::invalid(path, json(cidrs), "may specify no more than one CIDR for each IP family"));
+        }
+    }
+    errs
+}
+
+/// podCIDRs are set once. Unlike upstream (which never lets them change), a
+/// single-stack node may gain the other family's block when the cluster
+/// turns dual-stack, so nodes need not be re-created for it.
+fn pod_cidrs_update(new: &[String], old: &[String]) -> bool {
+    old.is_empty() || new == old || (old.len() == 1 && new.len() == 2 && new[0] == old[0])
+}
+
 fn node_update(
     new: &k8s_openapi::api::core::v1::NodeSpec,
     old: &k8s_openapi::api::core::v1::NodeSpec,
@@ -331,7 +353,7 @@ fn node_update(
 ) -> Vec<FieldError> {
     let mut errs = Vec::new();
     let old_cidrs = old.pod_cidrs.as_deref().unwrap_or_default();
-    if !old_cidrs.is_empty() && new.pod_cidrs.as_deref().unwrap_or_default() != old_cidrs {
+    if !pod_cidrs_update(new.pod_cidrs.as_deref().unwrap_or_default(), old_cidrs) {
         errs.push(FieldError::forbidden(
             path.child("podCIDRs"),
             "node updates may not change podCIDR except from \"\" to valid",
@@ -795,6 +817,22 @@ mod tests {
                 "spec.podCIDRs[0]: Invalid value: \"10.245.0.0/33\": must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)",
                 "spec.podCIDRs: Forbidden: node updates may not change podCIDR except from \"\" to valid"
             ]
+        );
+    }
+
+    #[test]
+    fn node_pod_cidrs_are_one_per_family_and_may_only_gain_the_other_family() {
+        let node = |cidrs: &[&str]| j!({"metadata": {"name": "n1"}, "spec": {"podCIDRs": cidrs}});
+        let v4 = node(&["10.244.0.0/24"]);
+        let dual = node(&["10.244.0.0/24", "fd00:10:244::/64"]);
+        assert!(check("Node", dual.clone(), None).is_empty());
+        assert!(check("Node", dual.clone(), Some(v4.clone())).is_empty(), "the missing family may be added");
+        let forbidden = "spec.podCIDRs: Forbidden: node updates may not change podCIDR except from \"\" to valid";
+        assert_eq!(check("Node", v4.clone(), Some(dual.clone())), vec![forbidden]);
+        assert_eq!(check("Node", node(&["fd00:10:244::/64", "10.244.0.0/24"]), Some(v4.clone())), vec![forbidden]);
+        assert_eq!(
+            check("Node", node(&["10.244.0.0/24", "10.245.0.0/24"]), None),
+            vec!["spec.podCIDRs: Invalid value: [\"10.244.0.0/24\",\"10.245.0.0/24\"]: may specify no more than one CIDR for each IP family"]
         );
     }
 

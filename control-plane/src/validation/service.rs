@@ -79,6 +79,9 @@ fn drop_type_dependent_fields(new: &mut ServiceSpec, old: &ServiceSpec) {
     }
 }
 
+/// Only the addresses, as upstream's `patchAllocatedValues`: the family
+/// fields are settled by the allocator (`services::ip_families`), which
+/// keeps the stored policy and infers families from the addresses.
 fn keep_allocated_values(new: &mut ServiceSpec, old: &ServiceSpec) {
     if !needs_cluster_ip(new) || !needs_cluster_ip(old) {
         return;
@@ -86,8 +89,6 @@ fn keep_allocated_values(new: &mut ServiceSpec, old: &ServiceSpec) {
     if new.cluster_ip.as_deref().is_none_or(str::is_empty) && new.cluster_ips.as_ref().is_none_or(Vec::is_empty) {
         new.cluster_ip.clone_from(&old.cluster_ip);
         new.cluster_ips.clone_from(&old.cluster_ips);
-        new.ip_families.clone_from(&old.ip_families);
-        new.ip_family_policy.clone_from(&old.ip_family_policy);
     }
     if needs_node_port(new) && needs_node_port(old) {
         carry_node_ports(new, old);
@@ -162,8 +163,8 @@ fn default_port(port: &mut ServicePort) {
     }
 }
 
-/// Keeps `clusterIP` and `clusterIPs` in step and fills the single-stack family fields that
-/// the apiserver's allocator sets.
+/// Keeps `clusterIP` and `clusterIPs` in step. `ipFamilyPolicy` and `ipFamilies` depend on the
+/// cluster's ranges and the stored object, so the allocator fills them (as upstream's registry).
 fn default_cluster_ip_fields(spec: &mut ServiceSpec) {
     if !needs_cluster_ip(spec) {
         return;
@@ -175,26 +176,6 @@ fn default_cluster_ip_fields(spec: &mut ServiceSpec) {
         (true, Some(first)) => spec.cluster_ip = Some(first.clone()),
         _ => {}
     }
-    let policy = spec.ip_family_policy.get_or_insert_with(|| "SingleStack".to_string()).clone();
-    if spec.ip_families.as_ref().is_none_or(Vec::is_empty) {
-        spec.ip_families = Some(default_families(spec.cluster_ips.as_deref().unwrap_or_default(), &policy));
-    }
-}
-
-fn default_families(cluster_ips: &[String], policy: &str) -> Vec<String> {
-    let family = |ip: &String| match common::parse_ip(ip) {
-        Some(std::net::IpAddr::V6(_)) => "IPv6".to_string(),
-        _ => "IPv4".to_string(),
-    };
-    let mut families: Vec<String> = cluster_ips.iter().filter(|ip| *ip != "None").map(family).collect();
-    if families.is_empty() {
-        families.push("IPv4".to_string());
-    }
-    if policy == "RequireDualStack" && families.len() == 1 {
-        let other = if families[0] == "IPv4" { "IPv6" } else { "IPv4" };
-        families.push(other.to_string());
-    }
-    families
 }
 
 fn service_type(spec: &ServiceSpec) -> &str {
@@ -627,8 +608,8 @@ mod tests {
         assert_eq!(spec["sessionAffinity"], "None");
         assert_eq!(spec["ports"][0], j!({"port": 80, "protocol": "TCP", "targetPort": 80}));
         assert_eq!(spec["internalTrafficPolicy"], "Cluster");
-        assert_eq!(spec["ipFamilyPolicy"], "SingleStack");
-        assert_eq!(spec["ipFamilies"], j!(["IPv4"]));
+        // Family fields come from the allocator, which knows the cluster's ranges.
+        assert!(spec.get("ipFamilyPolicy").is_none() && spec.get("ipFamilies").is_none());
         assert!(spec.get("externalTrafficPolicy").is_none());
 
         let lb = defaulted(

@@ -9,6 +9,10 @@
 //! away leaves at once). Each pass lists the service's slices fresh from
 //! the API and writes only what differs: slices are matched by port list
 //! and updated in place, so an endpoint change costs one write.
+//!
+//! Dual-stack: one set of slices per family in the Service's
+//! `spec.ipFamilies` (addressType IPv4 / IPv6, each pod's address of that
+//! family); the legacy Endpoints follow the primary family only, as upstream.
 
 mod desired;
 mod objects;
@@ -143,17 +147,22 @@ async fn reconcile(svc: Arc<Service>, ctx: Arc<Context>) -> Result<Action, Error
     let zone_of = |node: &str| {
         ctx.nodes.get(&ObjectRef::new(node)).and_then(|n| n.labels().get("topology.kubernetes.io/zone").cloned())
     };
-    let groups = desired::groups(&svc, &picked, zone_of);
-    let members = groups.values().flatten().map(|e| e.pod_uid.clone()).collect();
+    let families = desired::service_families(&svc);
+    let by_family: Vec<_> = families.iter().map(|f| (*f, desired::groups(&svc, &picked, *f, zone_of))).collect();
+    let members = by_family.iter().flat_map(|(_, g)| g.values().flatten()).map(|e| e.pod_uid.clone()).collect();
     ctx.membership.lock().unwrap_or_else(|e| e.into_inner()).set(ObjectRef::from_obj(&*svc), members);
 
-    sync_slices(&svc, &slices, existing, objects::slice_contents(&groups)).await?;
-    sync_endpoints(&svc, &ctx.client, objects::endpoints_subsets(&groups)).await?;
+    let wanted = by_family.iter().flat_map(|(f, g)| objects::slice_contents(g, *f)).collect();
+    sync_slices(&svc, &slices, existing, wanted).await?;
+    // `families` is never empty; the primary family feeds the v1 Endpoints.
+    let primary = by_family.first().map(|(_, g)| objects::endpoints_subsets(g)).unwrap_or(json!([]));
+    sync_endpoints(&svc, &ctx.client, primary).await?;
     Ok(Action::requeue(Duration::from_secs(300)))
 }
 
 fn content_of(s: &EndpointSlice) -> SliceContent {
     SliceContent {
+        address_type: s.address_type.clone(),
         ports: serde_json::to_value(s.ports.clone().unwrap_or_default()).unwrap_or(json!([])),
         endpoints: serde_json::to_value(&s.endpoints).unwrap_or(json!([])),
     }
@@ -164,8 +173,8 @@ fn owner(svc: &Service) -> Value {
             "controller": true, "blockOwnerDeletion": true}])
 }
 
-/// Match wanted contents to existing slices by port list, update those
-/// that differ, create what is missing and delete the rest.
+/// Match wanted contents to existing slices by address type and port list,
+/// update those that differ, create what is missing and delete the rest.
 async fn sync_slices(
     svc: &Service,
     api: &Api<EndpointSlice>,
@@ -179,7 +188,12 @@ async fn sync_slices(
     for content in wanted {
         // An identical slice first, else any with the same ports.
         let same = unused.iter().position(|s| content_of(s) == content);
-        let same_ports = || unused.iter().position(|s| content_of(s).ports == content.ports);
+        let same_ports = || {
+            unused.iter().position(|s| {
+                let have = content_of(s);
+                have.address_type == content.address_type && have.ports == content.ports
+            })
+        };
         match same.map(|i| (i, true)).or_else(|| same_ports().map(|i| (i, false))) {
             Some((i, identical)) => {
                 let s = unused.remove(i);
@@ -202,7 +216,7 @@ async fn sync_slices(
             "apiVersion": "discovery.k8s.io/v1",
             "kind": "EndpointSlice",
             "metadata": {"generateName": format!("{}-", svc.name_any()), "labels": labels, "ownerReferences": owner(svc)},
-            "addressType": "IPv4",
+            "addressType": content.address_type,
             "ports": content.ports,
             "endpoints": content.endpoints,
         }))?;

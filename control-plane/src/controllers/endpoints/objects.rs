@@ -1,9 +1,11 @@
 //! The EndpointSlices and Endpoints a Service's endpoint groups turn into:
-//! slices of at most 100 endpoints per port list (one empty placeholder
-//! when there are none), and the legacy v1 Endpoints with ready and
-//! not-ready addresses per subset, for clients that still read them. Pure.
+//! slices of at most 100 endpoints per port list and address family (one
+//! empty placeholder per family when there are none), and the legacy v1
+//! Endpoints with ready and not-ready addresses per subset, for clients
+//! that still read them. Pure.
 
 use super::desired::{Endpoint, Groups, Port};
+use crate::services::IpFamily;
 use k8s_openapi::api::core::v1::Service;
 use serde_json::{json, Map, Value};
 
@@ -12,9 +14,12 @@ pub const CONTROLLER: &str = "endpointslice-controller.k8s.io";
 pub const SERVICE_NAME: &str = "kubernetes.io/service-name";
 const MAX_PER_SLICE: usize = 100;
 
-/// The ports and endpoints of one slice, as JSON in canonical order.
+/// The address type, ports and endpoints of one slice, as JSON in
+/// canonical order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SliceContent {
+    /// `IPv4` or `IPv6` (immutable on a slice).
+    pub address_type: String,
     pub ports: Value,
     pub endpoints: Value,
 }
@@ -53,20 +58,22 @@ fn endpoint_json(e: &Endpoint) -> Value {
     Value::Object(m)
 }
 
-/// What the slices of a service should hold.
-pub fn slice_contents(groups: &Groups) -> Vec<SliceContent> {
+/// What the slices of a service should hold for one address family.
+pub fn slice_contents(groups: &Groups, family: IpFamily) -> Vec<SliceContent> {
+    let address_type = family.as_str().to_string();
     let mut out = Vec::new();
     for (ports, eps) in groups {
         let ports = Value::Array(ports.iter().map(port_json).collect());
         for chunk in eps.chunks(MAX_PER_SLICE) {
             out.push(SliceContent {
+                address_type: address_type.clone(),
                 ports: ports.clone(),
                 endpoints: Value::Array(chunk.iter().map(endpoint_json).collect()),
             });
         }
     }
     if out.is_empty() {
-        out.push(SliceContent { ports: json!([]), endpoints: json!([]) });
+        out.push(SliceContent { address_type, ports: json!([]), endpoints: json!([]) });
     }
     out
 }
@@ -146,14 +153,15 @@ mod tests {
     fn slices_hold_at_most_100_and_an_empty_service_gets_a_placeholder() {
         let mut g = Groups::new();
         g.insert(vec![port(8080)], (0..250).map(|i| ep(i, true, false)).collect());
-        let s = slice_contents(&g);
+        let s = slice_contents(&g, IpFamily::V4);
         assert_eq!(s.len(), 3);
         assert_eq!(s[2].endpoints.as_array().map(Vec::len), Some(50));
         assert_eq!(s[0].ports, json!([{"name": "http", "protocol": "TCP", "port": 8080}]));
         assert_eq!(s[0].endpoints[0]["conditions"], json!({"ready": true, "serving": true, "terminating": false}));
         assert_eq!(s[0].endpoints[0]["targetRef"]["kind"], "Pod");
-        let empty = slice_contents(&Groups::new());
-        assert_eq!(empty, vec![SliceContent { ports: json!([]), endpoints: json!([]) }]);
+        assert_eq!(s[0].address_type, "IPv4");
+        let empty = slice_contents(&Groups::new(), IpFamily::V6);
+        assert_eq!(empty, vec![SliceContent { address_type: "IPv6".into(), ports: json!([]), endpoints: json!([]) }]);
     }
 
     #[test]
