@@ -44,6 +44,12 @@ async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
     let data_dir = args.data_dir.clone();
     let embedded_agent = !args.disable_agent;
     let node_name = args.node_name.clone();
+    // The embedded agent follows the server's ranges (dual-stack included).
+    let parse_nets = |flag: &str, list: &str| -> anyhow::Result<Vec<ipnet::IpNet>> {
+        list.split(',').map(|n| n.trim().parse().map_err(|e| anyhow::anyhow!("{flag} {n}: {e}"))).collect()
+    };
+    let service_cidr = parse_nets("--service-cidr", &args.service_cidr)?;
+    let cluster_cidr = parse_nets("--cluster-cidr", &args.pod_network.cluster_cidr)?;
     let started = server::start(args).await?;
     if embedded_agent {
         let mut agent = AgentArgs::new(
@@ -54,6 +60,8 @@ async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
         );
         agent.node_ip = vec![started.advertise];
         agent.node_name = node_name;
+        agent.service_cidr = service_cidr;
+        agent.cluster_cidr = cluster_cidr;
         tokio::spawn(async move {
             if let Err(e) = keel_node_agent::run(agent).await {
                 tracing_error(&e);

@@ -38,7 +38,7 @@ fn tcp(addr: SocketAddr) -> Result<(String, SocketAddr)> {
 }
 
 fn udp(addr: SocketAddr, connected: bool) -> Result<(String, SocketAddr)> {
-    let s = UdpSocket::bind("0.0.0.0:0")?;
+    let s = UdpSocket::bind(if addr.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" })?;
     s.set_read_timeout(Some(TIMEOUT))?;
     let mut buf = vec![0u8; 65536];
     let (n, from) = if connected {
