@@ -48,10 +48,12 @@ async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
     let parse_nets = |flag: &str, list: &str| -> anyhow::Result<Vec<ipnet::IpNet>> {
         list.split(',').map(|n| n.trim().parse().map_err(|e| anyhow::anyhow!("{flag} {n}: {e}"))).collect()
     };
-    let service_cidr = parse_nets("--service-cidr", &args.service_cidr)?;
-    let cluster_cidr = parse_nets("--cluster-cidr", &args.pod_network.cluster_cidr)?;
+    let (service_cidrs, cluster_cidrs) = (args.service_cidr.clone(), args.pod_network.cluster_cidr.clone());
+    // The server validates the ranges first, with its own messages.
     let started = server::start(args).await?;
     if embedded_agent {
+        let service_cidr = parse_nets("--service-cidr", &service_cidrs)?;
+        let cluster_cidr = parse_nets("--cluster-cidr", &cluster_cidrs)?;
         let mut agent = AgentArgs::new(
             started.url.clone(),
             started.ca_file.clone(),
