@@ -100,18 +100,25 @@ where
 }
 
 pub async fn run(client: kube::Client) {
-    let pods = spawn_reflector(Api::<Pod>::all(client.clone()));
     let nodes = spawn_reflector(Api::<Node>::all(client.clone()));
-    if pods.wait_until_ready().await.is_err() || nodes.wait_until_ready().await.is_err() {
+    if nodes.wait_until_ready().await.is_err() {
         return;
     }
+    // The pod trigger is the reflector's own stream: an object reaches the
+    // controller only after the store holds it, so a reconcile never reads a
+    // pod older than the event that woke it (with a separate watch it could,
+    // and nothing would wake the service again until the periodic resync).
+    let (pods, writer) = reflector::store::<Pod>();
+    let pod_events = reflector::reflector(writer, watcher(Api::<Pod>::all(client.clone()), watcher::Config::default()))
+        .default_backoff()
+        .touched_objects();
     let membership = Arc::new(Mutex::new(Membership::default()));
     let ctx = Arc::new(Context { client: client.clone(), pods, nodes, membership: membership.clone() });
     let controller = Controller::new(Api::<Service>::all(client.clone()), watcher::Config::default());
     let services = controller.store();
     controller
         .owns(Api::<EndpointSlice>::all(client.clone()), watcher::Config::default())
-        .watches(Api::<Pod>::all(client), watcher::Config::default(), move |pod: Pod| {
+        .watches_stream(pod_events, move |pod: Pod| {
             let mut refs: HashSet<ObjectRef<Service>> =
                 services.state().iter().filter(|s| selects(s, &pod)).map(|s| ObjectRef::from_obj(&**s)).collect();
             let uid = pod.uid().unwrap_or_default();
@@ -141,6 +148,10 @@ async fn reconcile(svc: Arc<Service>, ctx: Arc<Context>) -> Result<Action, Error
         }
         ctx.membership.lock().unwrap_or_else(|e| e.into_inner()).set(ObjectRef::from_obj(&*svc), HashSet::new());
         return Ok(Action::await_change());
+    }
+    // Until the first pod list is in, an empty store would mean "no endpoints".
+    if ctx.pods.wait_until_ready().await.is_err() {
+        return Ok(Action::requeue(Duration::from_secs(1)));
     }
     let pods = ctx.pods.state();
     let picked: Vec<&Pod> = pods.iter().map(|p| &**p).filter(|p| selects(&svc, p)).collect();
