@@ -105,20 +105,41 @@ impl LbMaps {
                 source: MapError::SyscallError(aya::sys::SyscallError { call: "bpf_map_update_batch", io_error: e }),
             }
         };
-        super::batch::update(
-            self.stats.map().fd().as_fd(),
-            super::batch::as_bytes(&stat_keys),
-            super::batch::as_bytes(&stat_vals),
-            stat_keys.len(),
-        )
-        .map_err(io(map_names::STATS))?;
-        super::batch::update(
-            self.backends.map().fd().as_fd(),
-            super::batch::as_bytes(&be_keys),
-            super::batch::as_bytes(&be_vals),
-            be_keys.len(),
-        )
-        .map_err(io(map_names::BACKENDS))?;
+        // Counters and backends go in on two threads: the kernel locks hash maps per bucket, so
+        // the writes scale with the cores, and backends are nine tenths of the work.
+        let (stats_fd, backends_fd) = (self.stats.map().fd().as_fd(), self.backends.map().fd().as_fd());
+        let half = be_keys.len() / 2;
+        let (first, second) = std::thread::scope(|scope| {
+            let other = scope.spawn(|| {
+                super::batch::update(
+                    backends_fd,
+                    super::batch::as_bytes(&be_keys[half..]),
+                    super::batch::as_bytes(&be_vals[half..]),
+                    be_keys.len() - half,
+                )
+            });
+            let here = super::batch::update(
+                stats_fd,
+                super::batch::as_bytes(&stat_keys),
+                super::batch::as_bytes(&stat_vals),
+                stat_keys.len(),
+            )
+            .map_err(io(map_names::STATS))
+            .and_then(|()| {
+                super::batch::update(
+                    backends_fd,
+                    super::batch::as_bytes(&be_keys[..half]),
+                    super::batch::as_bytes(&be_vals[..half]),
+                    half,
+                )
+                .map_err(io(map_names::BACKENDS))
+            });
+            let there = other.join().unwrap_or_else(|_| Err(io::Error::other("backend writer thread panicked")));
+            (here, there.map_err(io(map_names::BACKENDS)))
+        });
+        first?;
+        second?;
+        // Only now the services that point at those slots (see the function comment).
         super::batch::update(
             self.services.map().fd().as_fd(),
             super::batch::as_bytes(&svc_keys),

@@ -18,6 +18,15 @@ const AF_INET: u8 = 2;
 /// needed, which `bpf_redirect` could not). Returns the TC verdict.
 #[inline(always)]
 pub fn redirect_to(ctx: &TcContext, flow: &FlowKey) -> i32 {
+    match egress_interface(ctx, flow) {
+        Some(ifindex) => redirect_neigh(ifindex),
+        None => TC_ACT_SHOT,
+    }
+}
+
+/// The interface the FIB sends `flow` out of, if it is forwardable.
+#[inline(always)]
+pub fn egress_interface(ctx: &TcContext, flow: &FlowKey) -> Option<u32> {
     // SAFETY: all-zero is a valid bpf_fib_lookup (plain integers and unions of integers).
     let mut params: bpf_fib_lookup = unsafe { mem::zeroed() };
     params.family = AF_INET;
@@ -33,9 +42,12 @@ pub fn redirect_to(ctx: &TcContext, flow: &FlowKey) -> i32 {
     let rc = unsafe {
         fib_lookup(ctx.as_ptr(), &mut params, mem::size_of::<bpf_fib_lookup>() as i32, BPF_FIB_LOOKUP_SKIP_NEIGH)
     };
-    if rc != i64::from(BPF_FIB_LKUP_RET_SUCCESS) {
-        return TC_ACT_SHOT;
-    }
+    (rc == i64::from(BPF_FIB_LKUP_RET_SUCCESS)).then_some(params.ifindex)
+}
+
+/// Sends the packet out of `ifindex`, resolving the next hop's MAC address. Returns the verdict.
+#[inline(always)]
+pub fn redirect_neigh(ifindex: u32) -> i32 {
     // SAFETY: a NULL neighbour means "route the packet's own destination"; returns a TC verdict.
-    unsafe { bpf_redirect_neigh(params.ifindex, ptr::null_mut(), 0, 0) as i32 }
+    unsafe { bpf_redirect_neigh(ifindex, ptr::null_mut(), 0, 0) as i32 }
 }

@@ -12,7 +12,7 @@ use lb_common::external::{
 use crate::{
     maps::{EXT_CONFIG, EXT_CT, EXT_FRONTENDS, EXT_REV_NAT},
     packet::{decrement_ttl, parse, set_destination, set_source},
-    redirect::redirect_to,
+    redirect::{egress_interface, redirect_neigh, redirect_to},
     select::{pick_backend, source_allowed},
     snat, stats,
 };
@@ -88,8 +88,15 @@ fn forward(ctx: &TcContext, flow: &FlowKey, ct: &CtValue) -> i32 {
         if set_destination(ctx, flow, &ct.backend).is_err() {
             return DROP;
         }
-        // Routed by the kernel to the pod's bridge; the client's address stays the source.
-        return PASS;
+        // Straight to the pod's interface (its bridge or veth), past the node's IP input and
+        // forwarding path; the client's address stays the source. Should the FIB not know the
+        // way, the kernel routes the packet as usual.
+        let to_pod = FlowKey { daddr: ct.backend.addr, dport: ct.backend.port, ..*flow };
+        let Some(ifindex) = egress_interface(ctx, &to_pod) else { return PASS };
+        if decrement_ttl(ctx).is_err() {
+            return DROP;
+        }
+        return redirect_neigh(ifindex);
     }
     let Some(cfg) = config() else { return DROP };
     ensure_reverse(&remote_reply_key(flow, ct, &cfg), &rev_value(flow));
