@@ -15,7 +15,7 @@ use keel_node_agent::lb::{
 use crate::support::{
     client::{addr, requests, Proto, Reply},
     echo::{self, BACKEND_PORT},
-    netns::{checksum_errors, run_in},
+    netns::{checksum_errors, ip as ip_cmd, run_in},
     pins::PinDir,
     topology::{Topology, CLIENT_IP, EXT_IFACE, NODE_A_IP, OTHER_CLIENT_IP, POD_A_IP, POD_B_IP},
 };
@@ -47,7 +47,7 @@ pub fn run_all() -> CaseResult {
     echo::start(&topo.pod_b, "pod-b")?;
     println!("topology: 5 namespaces, echo servers up ({:.1?})", start.elapsed());
     let mut ctx = Ctx { lb: None, pins: PinDir::create()?, topo };
-    let cases: [Case; 13] = [
+    let cases: [Case; 14] = [
         ("attach names a missing interface", missing_interface_is_named),
         ("attach (TCX ingress + egress, pinned)", attach),
         ("Cluster policy, TCP: local and remote backends", cluster_tcp),
@@ -55,6 +55,7 @@ pub fn run_all() -> CaseResult {
         ("per-CPU counters per frontend and backend", counters),
         ("Local policy: only the local backend, client IP kept", local_policy),
         ("Local policy without a local backend drops", local_policy_without_local_backend),
+        ("a direct flow reusing a load-balanced 4-tuple is not rewritten", direct_flow_reusing_a_tuple),
         ("Maglev: a flow keeps its backend across a rebuild", maglev_rebuild),
         ("loadBalancerSourceRanges", source_ranges),
         ("incremental update writes only changed slots", incremental_update),
@@ -175,6 +176,25 @@ fn local_policy_without_local_backend(ctx: &mut Ctx) -> CaseResult {
         return Err(format!("list() claims local backends: {entry:?}"));
     }
     Ok(())
+}
+
+/// A load-balanced flow to the local pod leaves a reverse-NAT entry behind. A later connection
+/// straight to the pod from the same client address and port must get the pod's own replies,
+/// not replies rewritten to the frontend (the client would reset them and never connect).
+fn direct_flow_reusing_a_tuple(ctx: &mut Ctx) -> CaseResult {
+    let config = ExternalFrontendConfig { policy: TrafficPolicy::Local, ..Default::default() };
+    set(ctx, Protocol::Tcp, &[local()], &config)?;
+    const PORT: u16 = 41_234;
+    answered(ctx, Proto::Tcp, CLIENT_IP, PORT, 1)?;
+    // For this case only, the client may reach pod A's network through node A.
+    ip_cmd(&ctx.topo.client, &["route", "add", "10.244.1.0/24", "via", NODE_A_IP])?;
+    let pod = addr(POD_A_IP, BACKEND_PORT);
+    let direct = requests(&ctx.topo.client, Proto::Tcp, addr(CLIENT_IP, PORT), pod, 1, REPLY_TIMEOUT);
+    ip_cmd(&ctx.topo.client, &["route", "del", "10.244.1.0/24"])?;
+    match direct?.pop() {
+        Some(Ok(reply)) if reply.from == SocketAddr::V4(pod) && reply.backend == "pod-a" => Ok(()),
+        other => Err(format!("direct connection from {CLIENT_IP}:{PORT} to {pod}: {other:?}")),
+    }
 }
 
 /// Fixed 5-tuples (UDP from chosen source ports) over three backends, one of them dead. Removing

@@ -21,6 +21,9 @@ const L4_OFF: usize = IP_OFF + 20;
 const SPORT_OFF: usize = L4_OFF;
 const DPORT_OFF: usize = L4_OFF + 2;
 const TCP_CSUM_OFF: usize = L4_OFF + 16;
+const TCP_FLAGS_OFF: usize = L4_OFF + 13;
+const TCP_SYN: u8 = 0x02;
+const TCP_ACK: u8 = 0x10;
 const UDP_CSUM_OFF: usize = L4_OFF + 6;
 /// IPv4 version 4, header length 5 words.
 const VERSION_IHL_PLAIN: u8 = 0x45;
@@ -122,4 +125,15 @@ fn l4_checksum(proto: u8) -> (usize, u64) {
     } else {
         (UDP_CSUM_OFF, BPF_F_MARK_MANGLED_0 as u64)
     }
+}
+
+/// Whether the packet opens a TCP connection (SYN without ACK). Such a packet is never a reply,
+/// whatever the translation maps remember about its 4-tuple.
+#[inline(always)]
+pub fn is_tcp_open(ctx: &TcContext, flow: &FlowKey) -> bool {
+    if flow.proto != PROTO_TCP {
+        return false;
+    }
+    let flags: u8 = ctx.load(TCP_FLAGS_OFF).unwrap_or(0);
+    flags & (TCP_SYN | TCP_ACK) == TCP_SYN
 }

@@ -8,7 +8,7 @@ use aya_ebpf::{
 
 use crate::{
     maps::EXT_REV_NAT,
-    packet::{parse, set_destination, set_source},
+    packet::{is_tcp_open, parse, set_destination, set_source},
 };
 
 #[classifier]
@@ -16,6 +16,10 @@ pub fn ext_egress(ctx: TcContext) -> i32 {
     let Some(flow) = parse(&ctx) else {
         return TC_ACT_OK;
     };
+    // A pod opening a connection is not replying, even if a stale entry matches its 4-tuple.
+    if is_tcp_open(&ctx, &flow) {
+        return TC_ACT_OK;
+    }
     let Some(rev) = EXT_REV_NAT.get_ptr(flow) else {
         return TC_ACT_OK;
     };

@@ -11,7 +11,7 @@ use lb_common::external::{
 
 use crate::{
     maps::{EXT_CONFIG, EXT_CT, EXT_FRONTENDS, EXT_REV_NAT},
-    packet::{decrement_ttl, parse, set_destination, set_source},
+    packet::{decrement_ttl, is_tcp_open, parse, set_destination, set_source},
     redirect::{egress_interface, redirect_neigh, redirect_to},
     select::{pick_backend, source_allowed},
     snat, stats,
@@ -38,6 +38,9 @@ pub fn ext_ingress(ctx: TcContext) -> i32 {
     }
     let key = FrontendKey { addr: flow.daddr, port: flow.dport, proto: flow.proto, pad: 0 };
     let Some(fe) = EXT_FRONTENDS.get_ptr(key) else {
+        if is_tcp_open(&ctx, &flow) {
+            forget_stale_reply(&flow);
+        }
         return PASS;
     };
     // SAFETY: as above.
@@ -122,6 +125,17 @@ fn reply_from_remote(ctx: &TcContext, flow: &FlowKey, rev: &RevNatValue) -> i32 
     }
     let out = FlowKey { saddr: rev.src.addr, daddr: rev.dst.addr, sport: rev.src.port, dport: rev.dst.port, ..*flow };
     redirect_to(ctx, &out)
+}
+
+/// A connection straight to a local pod (not through a frontend) may reuse the 4-tuple of an
+/// earlier load-balanced flow to that pod, whose reverse entry the LRU still holds: egress would
+/// then give the new flow's replies the frontend's address. Its SYN clears that entry first.
+#[inline(always)]
+fn forget_stale_reply(flow: &FlowKey) {
+    let reply = FlowKey { saddr: flow.daddr, daddr: flow.saddr, sport: flow.dport, dport: flow.sport, ..*flow };
+    if EXT_REV_NAT.get_ptr(reply).is_some() {
+        let _ = EXT_REV_NAT.remove(&reply);
+    }
 }
 
 #[inline(always)]

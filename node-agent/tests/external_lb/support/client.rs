@@ -94,6 +94,18 @@ fn connect_from(src: SocketAddrV4, dst: SocketAddrV4, timeout: Duration) -> io::
     // SO_SNDTIMEO bounds a blocking connect().
     stream.set_write_timeout(Some(timeout))?;
     let check = |rc: libc::c_int| if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) };
+    // A fixed source port may still have a TIME_WAIT socket of an earlier case.
+    let one: libc::c_int = 1;
+    // SAFETY: valid fd; the option value is a c_int of the given size.
+    check(unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_REUSEADDR,
+            (&one as *const libc::c_int).cast(),
+            mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    })?;
     let local = sockaddr(src);
     // SAFETY: valid fd and a correctly sized sockaddr_in.
     check(unsafe { libc::bind(fd, (&local as *const libc::sockaddr_in).cast(), sockaddr_len()) })?;
