@@ -35,7 +35,7 @@ async fn ensure(server: &ApiServer, rt: Arc<ResourceType>, namespace: Option<&st
     }
 }
 
-/// The namespaces and the `kubernetes` Service pointing at this server.
+/// The namespaces, the `kubernetes` Service pointing at this server, and the `kube-dns` Service.
 pub async fn run(server: &ApiServer, api_ip: IpAddr, api_port: u16) -> anyhow::Result<()> {
     let ns = rt(server, "", "namespaces")?;
     for name in SYSTEM_NAMESPACES {
@@ -51,6 +51,21 @@ pub async fn run(server: &ApiServer, api_ip: IpAddr, api_port: u16) -> anyhow::R
                  "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": api_port}]},
     });
     ensure(server, rt(server, "", "services")?, Some("default"), svc).await?;
+    // Cluster DNS: every node agent serves it and publishes its own endpoint; Local keeps each
+    // pod's queries on its node. No selector: the slices are the agents' own.
+    let dns = json!({
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "kube-dns", "namespace": "kube-system",
+                     "labels": {"k8s-app": "kube-dns", "kubernetes.io/name": "CoreDNS", "kubernetes.io/cluster-service": "true"}},
+        "spec": {"type": "ClusterIP", "clusterIP": server.service_cidrs.primary().nth(10).to_string(),
+                 "ipFamilyPolicy": "SingleStack", "internalTrafficPolicy": "Local",
+                 "ports": [{"name": "dns", "port": 53, "protocol": "UDP", "targetPort": 53},
+                           {"name": "dns-tcp", "port": 53, "protocol": "TCP", "targetPort": 53}]},
+    });
+    // Not fatal: on a cluster created before this Service existed, its address may be taken.
+    if let Err(e) = ensure(server, rt(server, "", "services")?, Some("kube-system"), dns).await {
+        tracing::warn!(error = %e, "no kube-dns Service: cluster DNS is unreachable by its ClusterIP");
+    }
     let endpoints = json!({
         "apiVersion": "v1", "kind": "Endpoints",
         "metadata": {"name": "kubernetes", "namespace": "default", "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},

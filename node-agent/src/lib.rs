@@ -10,6 +10,7 @@
 //! (kube-rs) with its own credentials.
 
 mod client;
+pub mod dns;
 mod dual_stack;
 mod heartbeat;
 pub mod image;
@@ -72,6 +73,12 @@ pub struct AgentArgs {
     /// The cluster's DNS domain.
     #[arg(long, default_value = "cluster.local")]
     pub cluster_domain: String,
+    /// Port of this node's cluster DNS server on the node address (UDP and TCP); 0 turns it off.
+    #[arg(long, default_value_t = 53)]
+    pub dns_port: u16,
+    /// TTL of cluster DNS answers, and of negative answers, in seconds.
+    #[arg(long, default_value_t = 5)]
+    pub dns_ttl: u32,
     /// pids.max for each container (unlimited when unset).
     #[arg(long)]
     pub pod_pids_limit: Option<u64>,
@@ -110,6 +117,8 @@ impl AgentArgs {
             service_cidr: vec![ipnet::Ipv4Net::new_assert(std::net::Ipv4Addr::new(10, 96, 0, 0), 12).into()],
             cluster_dns: vec![std::net::Ipv4Addr::new(10, 96, 0, 10)],
             cluster_domain: "cluster.local".into(),
+            dns_port: 53,
+            dns_ttl: 5,
             pod_pids_limit: None,
             resolv_conf: "/etc/resolv.conf".into(),
             bridge: "keel0".into(),
@@ -195,6 +204,20 @@ pub async fn run(args: AgentArgs) -> Result<()> {
             None
         }
     };
+    if args.dns_port != 0 {
+        let dns = dns::DnsConfig {
+            domain: args.cluster_domain.clone(),
+            ttl: args.dns_ttl,
+            listen: std::net::SocketAddr::new(node_ip.into(), args.dns_port),
+        };
+        let (dns_client, node) = (client.clone(), facts.name.clone());
+        tokio::spawn(async move {
+            // A node without its DNS server still runs pods; say why loudly.
+            if let Err(e) = dns::serve(dns_client, node, dns).await {
+                tracing::error!(error = %e, "cluster DNS server stopped");
+            }
+        });
+    }
     let dataplane = service_lb::Dataplane { socket: lb, external, maglev_size: args.maglev_table_size, announcer };
     tokio::spawn(service_lb::run(client.clone(), dataplane, facts.name.clone(), vec![node_ip]));
     let ctx = std::sync::Arc::new(kubelet::Context::new(client.clone(), config, runtime, network, images));

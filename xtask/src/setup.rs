@@ -43,6 +43,8 @@ fn ensure_packages() -> Result<()> {
         ("/usr/sbin/bpftool", "bpftool"),
         // The kube-proxy-style baseline of the load-balancer benchmark.
         ("/usr/sbin/iptables-restore", "iptables"),
+        // dig: the DNS tests query the nodes' cluster DNS servers with it.
+        ("/usr/bin/dig", "dnsutils"),
     ];
     let missing: Vec<&str> =
         wanted.iter().filter(|(file, _)| !std::path::Path::new(file).exists()).map(|(_, pkg)| *pkg).collect();

@@ -1,0 +1,53 @@
+//! Cluster DNS, served by every node agent for the pods on its node (like NodeLocal DNSCache,
+//! built in): an authoritative server for the cluster domain, implementing the Kubernetes DNS
+//! specification, on `<node IP>:53`. The `kube-dns` Service (10.96.0.10, internalTrafficPolicy
+//! Local) leads each pod to its own node's server through the socket load balancer; every agent
+//! publishes its address as an EndpointSlice of that Service.
+//!
+//! - `zone.rs`: the index of names and records, built from Services and EndpointSlices;
+//! - `handler.rs`: one request in, one response out (hickory-server runs the UDP/TCP loops);
+//! - `watch.rs`: keeps the zone in step with the API;
+//! - `endpoint.rs`: this node's kube-dns EndpointSlice.
+mod endpoint;
+mod handler;
+mod names;
+mod watch;
+pub mod zone;
+
+use std::{
+    net::SocketAddr,
+    sync::{Arc, RwLock},
+    time::Duration,
+};
+
+use hickory_server::ServerFuture;
+
+/// How a node serves DNS.
+#[derive(Clone, Debug)]
+pub struct DnsConfig {
+    /// e.g. `cluster.local`.
+    pub domain: String,
+    /// TTL of every answer, and the negative TTL (SOA minimum).
+    pub ttl: u32,
+    /// Where to listen (UDP and TCP): the node's address at port 53.
+    pub listen: SocketAddr,
+}
+
+/// Binds the server and keeps it and the zone running until the agent stops. Errors only when
+/// the sockets cannot be bound (e.g. the port is taken).
+pub async fn serve(client: kube::Client, node: String, config: DnsConfig) -> anyhow::Result<()> {
+    let empty =
+        zone::Zone::build(&config.domain, config.ttl, &zone::Sources { services: &[], slices: &[], dns_ip: None })
+            .map_err(anyhow::Error::msg)?;
+    let shared: handler::SharedZone = Arc::new(RwLock::new(Arc::new(empty)));
+    let mut server = ServerFuture::new(handler::Handler::new(shared.clone()));
+    let udp = tokio::net::UdpSocket::bind(config.listen).await?;
+    let tcp = tokio::net::TcpListener::bind(config.listen).await?;
+    server.register_socket(udp);
+    server.register_listener(tcp, Duration::from_secs(5));
+    tracing::info!(listen = %config.listen, domain = %config.domain, "cluster DNS listening");
+    tokio::spawn(endpoint::publish(client.clone(), node, config.listen));
+    tokio::spawn(watch::run(client, config, shared));
+    server.block_until_done().await?;
+    Ok(())
+}
