@@ -79,6 +79,10 @@ pub struct AgentArgs {
     /// TTL of cluster DNS answers, and of negative answers, in seconds.
     #[arg(long, default_value_t = 5)]
     pub dns_ttl: u32,
+    /// Resolver for names outside the cluster domain (repeatable, `IP` or `IP:PORT`); default:
+    /// the nameservers of `--resolv-conf`.
+    #[arg(long = "dns-upstream")]
+    pub dns_upstreams: Vec<String>,
     /// pids.max for each container (unlimited when unset).
     #[arg(long)]
     pub pod_pids_limit: Option<u64>,
@@ -119,6 +123,7 @@ impl AgentArgs {
             cluster_domain: "cluster.local".into(),
             dns_port: 53,
             dns_ttl: 5,
+            dns_upstreams: Vec::new(),
             pod_pids_limit: None,
             resolv_conf: "/etc/resolv.conf".into(),
             bridge: "keel0".into(),
@@ -205,10 +210,12 @@ pub async fn run(args: AgentArgs) -> Result<()> {
         }
     };
     if args.dns_port != 0 {
+        let upstreams = dns_upstreams(&args)?;
         let dns = dns::DnsConfig {
             domain: args.cluster_domain.clone(),
             ttl: args.dns_ttl,
             listen: std::net::SocketAddr::new(node_ip.into(), args.dns_port),
+            upstreams,
         };
         let (dns_client, node) = (client.clone(), facts.name.clone());
         tokio::spawn(async move {
@@ -245,6 +252,22 @@ pub async fn run(args: AgentArgs) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// `--dns-upstream` values, or the nameservers of `--resolv-conf`.
+fn dns_upstreams(args: &AgentArgs) -> Result<Vec<std::net::SocketAddr>> {
+    if args.dns_upstreams.is_empty() {
+        let text = std::fs::read_to_string(&args.resolv_conf).unwrap_or_default();
+        return Ok(dns::upstreams_from_resolv_conf(&text));
+    }
+    args.dns_upstreams
+        .iter()
+        .map(|u| {
+            u.parse::<std::net::SocketAddr>()
+                .or_else(|_| u.parse::<std::net::IpAddr>().map(|ip| std::net::SocketAddr::new(ip, 53)))
+                .with_context(|| format!("--dns-upstream {u}: not an IP or IP:PORT"))
+        })
+        .collect()
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

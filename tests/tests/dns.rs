@@ -197,6 +197,31 @@ fn cluster_dns_answers_the_kubernetes_schema() {
     let axfr = c.on_node(1, &["dig", &format!("@{node_ip}"), "cluster.local.", "AXFR"]);
     let text = String::from_utf8_lossy(&axfr.stdout).to_string();
     assert!(text.contains("Transfer failed") || text.contains("REFUSED"), "{text}");
+    // A large answer: 100 endpoints of a selector-less headless Service (its slice written by
+    // hand). Over UDP without EDNS it does not fit 512 bytes: truncated, and dig retries over TCP.
+    let addresses: Vec<String> = (1..=100).map(|i| format!("10.250.0.{i}")).collect();
+    let big = format!(
+        "apiVersion: v1\nkind: Service\nmetadata: {{name: big}}\nspec: {{clusterIP: None, ports: [{{port: 80}}]}}\n---\n\
+         apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {{name: big-1, labels: {{kubernetes.io/service-name: big}}}}\n\
+         addressType: IPv4\nports: [{{port: 80}}]\nendpoints: [{}]\n",
+        addresses.iter().map(|a| format!("{{addresses: [\"{a}\"]}}")).collect::<Vec<_>>().join(", ")
+    );
+    c.apply(V, &big);
+    let big_name = "big.default.svc.cluster.local.";
+    eventually(Duration::from_secs(10), "the 100-address answer over TCP", || {
+        let out = c.on_node(1, &["dig", "+tcp", "+short", &format!("@{node_ip}"), big_name]);
+        (String::from_utf8_lossy(&out.stdout).lines().count() == 100).then_some(())
+    });
+    let udp = c.on_node(1, &["dig", "+noedns", "+ignore", &format!("@{node_ip}"), big_name]);
+    let text = String::from_utf8_lossy(&udp.stdout).to_string();
+    assert!(text.contains(" tc") && text.contains("ANSWER: 0"), "UDP without EDNS must be truncated:\n{text}");
+    let retried = c.on_node(1, &["dig", "+noedns", "+short", &format!("@{node_ip}"), big_name]);
+    assert_eq!(String::from_utf8_lossy(&retried.stdout).lines().count(), 100, "dig falls back to TCP");
+    // With EDNS and a 4096-byte buffer the same answer fits in one datagram.
+    let edns = c.on_node(1, &["dig", "+bufsize=4096", "+ignore", &format!("@{node_ip}"), big_name]);
+    let text = String::from_utf8_lossy(&edns.stdout).to_string();
+    assert!(!text.contains(" tc") && text.contains("ANSWER: 100") && text.contains("udp: 4096"), "{text}");
+
     // Garbage on the wire (a truncated header, a compression loop) gets FORMERR or nothing, and
     // the server keeps answering.
     let junk = format!(
@@ -213,4 +238,88 @@ fn cluster_dns_answers_the_kubernetes_schema() {
         &["get", "endpointslices", "-n", "kube-system", "-l", "kubernetes.io/service-name=kube-dns", "-o", "name"],
     );
     assert_eq!(slices.lines().count(), 2, "{slices}");
+}
+
+/// dnsmasq in the cluster's underlay namespace: the upstream resolver for outside names
+/// (never a real one). Killed on drop.
+struct Upstream {
+    child: std::process::Child,
+    log: std::path::PathBuf,
+}
+
+impl Upstream {
+    fn start(c: &Cluster) -> Self {
+        let log = c.dir.path().join("dnsmasq.log");
+        let out = std::fs::File::create(&log).expect("dnsmasq log");
+        let child = std::process::Command::new("nsenter")
+            .arg(format!("--net=/run/netns/keel-{}-ul", c.name))
+            .args([
+                "dnsmasq",
+                "--keep-in-foreground",
+                "--no-resolv",
+                "--no-hosts",
+                "--bind-interfaces",
+                "--listen-address=172.31.0.1",
+                "--port=53",
+                "--address=/ext.example.test/192.0.2.44",
+                "--address=/gone.example.test/",
+                "--local-ttl=30",
+                "--log-queries",
+                "--log-facility=-",
+            ])
+            .stdout(out.try_clone().expect("log"))
+            .stderr(out)
+            .spawn()
+            .expect("starting dnsmasq");
+        Self { child, log }
+    }
+
+    /// How many times the upstream was asked for `name` (type A).
+    fn queries(&self, name: &str) -> usize {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        text.lines().filter(|l| l.contains(&format!("query[A] {name} "))).count()
+    }
+
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Upstream {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+#[test]
+fn outside_names_are_forwarded_and_cached() {
+    let c = Cluster::up_with(1, &["--agent-arg=--dns-upstream=172.31.0.1"]).expect("cluster");
+    let mut upstream = Upstream::start(&c);
+    c.apply(V, &client(0, &c.nodes[0]));
+    eventually(Duration::from_secs(60), "the client pod running", || {
+        c.pod(V, "default", "client-0").is_some_and(|p| p["status"]["phase"] == "Running").then_some(())
+    });
+    let name = "ext.example.test.";
+    let first = eventually(Duration::from_secs(20), "the forwarded answer", || {
+        let (code, out) = dnsq(&c, "client-0", &[name, "+short"]);
+        (code == 0).then_some(out)
+    });
+    assert_eq!(first.trim(), "192.0.2.44");
+    for _ in 0..3 {
+        assert_eq!(short(&c, "client-0", &[name]), set(&["192.0.2.44"]));
+    }
+    assert_eq!(upstream.queries("ext.example.test"), 1, "answers within the TTL come from the cache");
+    // The full answer says it was resolved for us, with the TTL left in the cache.
+    let (_, full) = dnsq(&c, "client-0", &[name]);
+    assert!(full.contains(" ra") && !full.contains(" aa"), "{full}");
+    // NXDOMAIN from upstream comes through.
+    let (code, out) = dnsq(&c, "client-0", &["gone.example.test."]);
+    assert!(code == 1 && out.contains("NXDOMAIN"), "{out}");
+    // With the upstream gone, the cached answer still comes back until its TTL runs out.
+    upstream.stop();
+    assert_eq!(short(&c, "client-0", &[name]), set(&["192.0.2.44"]));
+    // A search-path expansion of an outside name is answered by the cluster zone (NXDOMAIN),
+    // then the name itself from the cache: libc-style resolution works end to end.
+    assert_eq!(short(&c, "client-0", &["ext.example.test"]), set(&["192.0.2.44"]));
 }

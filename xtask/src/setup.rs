@@ -45,6 +45,8 @@ fn ensure_packages() -> Result<()> {
         ("/usr/sbin/iptables-restore", "iptables"),
         // dig: the DNS tests query the nodes' cluster DNS servers with it.
         ("/usr/bin/dig", "dnsutils"),
+        // The upstream resolver the DNS forwarding test starts in a cluster's own namespace.
+        ("/usr/sbin/dnsmasq", "dnsmasq-base"),
     ];
     let missing: Vec<&str> =
         wanted.iter().filter(|(file, _)| !std::path::Path::new(file).exists()).map(|(_, pkg)| *pkg).collect();

@@ -12,18 +12,22 @@ use hickory_server::{
     server::{Request, RequestHandler, ResponseHandler, ResponseInfo},
 };
 
-use super::zone::{Answer, Zone};
+use super::{
+    forward::{Forwarded, Forwarder},
+    zone::{Answer, Zone},
+};
 
 /// The current zone, replaced whole when the watches rebuild it.
 pub type SharedZone = Arc<RwLock<Arc<Zone>>>;
 
 pub struct Handler {
     zone: SharedZone,
+    forwarder: Option<Forwarder>,
 }
 
 impl Handler {
-    pub fn new(zone: SharedZone) -> Self {
-        Self { zone }
+    pub fn new(zone: SharedZone, forwarder: Option<Forwarder>) -> Self {
+        Self { zone, forwarder }
     }
 
     fn current(&self) -> Arc<Zone> {
@@ -35,13 +39,19 @@ impl Handler {
 struct Reply {
     code: ResponseCode,
     authoritative: bool,
+    /// Set on forwarded answers: this server resolved them for the client.
+    recursion_available: bool,
     answers: Vec<Record>,
     authority: Vec<Record>,
 }
 
 impl Reply {
     fn code(code: ResponseCode) -> Self {
-        Self { code, authoritative: false, answers: Vec::new(), authority: Vec::new() }
+        Self { code, authoritative: false, recursion_available: false, answers: Vec::new(), authority: Vec::new() }
+    }
+
+    fn authoritative(code: ResponseCode, answers: Vec<Record>, authority: Vec<Record>) -> Self {
+        Self { code, authoritative: true, recursion_available: false, answers, authority }
     }
 }
 
@@ -57,13 +67,12 @@ impl RequestHandler for Handler {
         let reply = if request.edns().is_some_and(|e| e.version() > 0) {
             Reply::code(ResponseCode::BADVERS)
         } else {
-            self.answer(request)
+            self.answer(request).await
         };
         let mut header = Header::response_from_request(request.header());
         header.set_authoritative(reply.authoritative);
         header.set_response_code(reply.code);
-        // No recursion here: names outside the zone are not looked up on a client's behalf.
-        header.set_recursion_available(false);
+        header.set_recursion_available(reply.recursion_available);
         let limit = match request.protocol() {
             Protocol::Udp => edns.as_ref().map_or(512, |e| e.max_payload()),
             _ => u16::MAX,
@@ -93,7 +102,7 @@ impl RequestHandler for Handler {
 }
 
 impl Handler {
-    fn answer(&self, request: &Request) -> Reply {
+    async fn answer(&self, request: &Request) -> Reply {
         if request.message_type() != MessageType::Query {
             return Reply::code(ResponseCode::FormErr);
         }
@@ -112,24 +121,24 @@ impl Handler {
         }
         let zone = self.current();
         match zone.lookup(query.name(), qtype) {
-            Answer::Records(answers) => {
-                Reply { code: ResponseCode::NoError, authoritative: true, answers, authority: Vec::new() }
-            }
-            Answer::NoData => Reply {
-                code: ResponseCode::NoError,
-                authoritative: true,
-                answers: Vec::new(),
-                authority: vec![zone.soa().clone()],
-            },
-            Answer::NxDomain => Reply {
-                code: ResponseCode::NXDomain,
-                authoritative: true,
-                answers: Vec::new(),
-                authority: vec![zone.soa().clone()],
-            },
-            // Names outside the cluster zone are for an upstream resolver; this server has none.
-            Answer::NotOurs => Reply::code(ResponseCode::Refused),
+            Answer::Records(answers) => Reply::authoritative(ResponseCode::NoError, answers, Vec::new()),
+            Answer::NoData => Reply::authoritative(ResponseCode::NoError, Vec::new(), vec![zone.soa().clone()]),
+            Answer::NxDomain => Reply::authoritative(ResponseCode::NXDomain, Vec::new(), vec![zone.soa().clone()]),
+            Answer::NotOurs => self.forward(query.original().name(), qtype).await,
         }
+    }
+
+    /// A name outside the cluster zone: the upstream's answer, or REFUSED without upstreams.
+    async fn forward(&self, name: &hickory_proto::rr::Name, qtype: RecordType) -> Reply {
+        let Some(forwarder) = &self.forwarder else {
+            return Reply::code(ResponseCode::Refused);
+        };
+        let (code, answers, authority) = match forwarder.forward(name, qtype).await {
+            Forwarded::Records(records) => (ResponseCode::NoError, records, Vec::new()),
+            Forwarded::Negative { code, soa } => (code, Vec::new(), soa.into_iter().map(|s| *s).collect()),
+            Forwarded::Failed => (ResponseCode::ServFail, Vec::new(), Vec::new()),
+        };
+        Reply { code, authoritative: false, recursion_available: true, answers, authority }
     }
 }
 

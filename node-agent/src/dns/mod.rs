@@ -6,9 +6,11 @@
 //!
 //! - `zone.rs`: the index of names and records, built from Services and EndpointSlices;
 //! - `handler.rs`: one request in, one response out (hickory-server runs the UDP/TCP loops);
+//! - `forward.rs`: other names, to the node's upstream resolvers with a cache;
 //! - `watch.rs`: keeps the zone in step with the API;
 //! - `endpoint.rs`: this node's kube-dns EndpointSlice.
 mod endpoint;
+mod forward;
 mod handler;
 mod names;
 mod watch;
@@ -31,7 +33,11 @@ pub struct DnsConfig {
     pub ttl: u32,
     /// Where to listen (UDP and TCP): the node's address at port 53.
     pub listen: SocketAddr,
+    /// Resolvers for names outside the cluster domain; none: such queries are refused.
+    pub upstreams: Vec<SocketAddr>,
 }
+
+pub use forward::upstreams_from_resolv_conf;
 
 /// Binds the server and keeps it and the zone running until the agent stops. Errors only when
 /// the sockets cannot be bound (e.g. the port is taken).
@@ -40,12 +46,13 @@ pub async fn serve(client: kube::Client, node: String, config: DnsConfig) -> any
         zone::Zone::build(&config.domain, config.ttl, &zone::Sources { services: &[], slices: &[], dns_ip: None })
             .map_err(anyhow::Error::msg)?;
     let shared: handler::SharedZone = Arc::new(RwLock::new(Arc::new(empty)));
-    let mut server = ServerFuture::new(handler::Handler::new(shared.clone()));
+    let forwarder = (!config.upstreams.is_empty()).then(|| forward::Forwarder::new(&config.upstreams));
+    let mut server = ServerFuture::new(handler::Handler::new(shared.clone(), forwarder));
     let udp = tokio::net::UdpSocket::bind(config.listen).await?;
     let tcp = tokio::net::TcpListener::bind(config.listen).await?;
     server.register_socket(udp);
     server.register_listener(tcp, Duration::from_secs(5));
-    tracing::info!(listen = %config.listen, domain = %config.domain, "cluster DNS listening");
+    tracing::info!(listen = %config.listen, domain = %config.domain, upstreams = ?config.upstreams, "cluster DNS listening");
     tokio::spawn(endpoint::publish(client.clone(), node, config.listen));
     tokio::spawn(watch::run(client, config, shared));
     server.block_until_done().await?;

@@ -40,7 +40,7 @@ pub async fn run(client: kube::Client, config: DnsConfig, shared: SharedZone) {
         let sources = Sources { services: &svc_refs, slices: &slice_refs, dns_ip };
         match Zone::build(&config.domain, config.ttl, &sources) {
             Ok(zone) => {
-                tracing::debug!(names = zone.len(), "cluster DNS zone rebuilt");
+                tracing::debug!(names = zone.names(), "cluster DNS zone rebuilt");
                 *shared.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(zone);
             }
             Err(e) => tracing::error!(error = %e, "building the cluster DNS zone"),

@@ -47,6 +47,9 @@ pub struct Zone {
     soa: Record,
 }
 
+/// (port name, lowercase protocol, number): one SRV name per entry.
+type NamedPort = (String, String, u16);
+
 /// Input of [`Zone::build`].
 pub struct Sources<'a> {
     pub services: &'a [&'a Service],
@@ -155,9 +158,9 @@ impl Zone {
     /// (its hostname, or its dashed address), and SRV records per named port and endpoint.
     fn add_headless(&mut self, base: &Name, slices: &[&EndpointSlice]) {
         let ttl = self.ttl;
-        let mut targets: Vec<(Name, Vec<(String, String, u16)>)> = Vec::new();
+        let mut targets: Vec<(Name, Vec<NamedPort>)> = Vec::new();
         for slice in slices {
-            let ports: Vec<(String, String, u16)> = slice
+            let ports: Vec<NamedPort> = slice
                 .ports
                 .iter()
                 .flatten()
@@ -263,8 +266,8 @@ impl Zone {
         &self.origin
     }
 
-    /// Names held (empty non-terminals included), for metrics and tests.
-    pub fn len(&self) -> usize {
+    /// Names held (empty non-terminals included), for logs and metrics.
+    pub fn names(&self) -> usize {
         self.nodes.len()
     }
 }
