@@ -192,9 +192,11 @@ pub async fn run(args: AgentArgs) -> Result<()> {
     };
     let external = service_lb::start_external(&facts.name, node_ip)
         .context("attaching the eBPF load balancer for outside traffic (NodePort, LoadBalancer)")?;
+    let dns_stats = (args.dns_port != 0).then(|| std::sync::Arc::new(dns::DnsStats::default()));
     if args.metrics_port != 0 {
         let listen = std::net::SocketAddr::new(std::net::Ipv4Addr::UNSPECIFIED.into(), args.metrics_port);
-        tokio::spawn(service_lb::metrics::serve(listen, facts.name.clone(), lb.pin_dir().to_path_buf()));
+        let pins = lb.pin_dir().to_path_buf();
+        tokio::spawn(service_lb::metrics::serve(listen, facts.name.clone(), pins, dns_stats.clone()));
     }
     // LoadBalancer addresses are announced with ARP (L2 mode); a node that
     // cannot open the socket still serves traffic routed to it.
@@ -209,7 +211,7 @@ pub async fn run(args: AgentArgs) -> Result<()> {
             None
         }
     };
-    if args.dns_port != 0 {
+    if let Some(stats) = dns_stats {
         let upstreams = dns_upstreams(&args)?;
         let dns = dns::DnsConfig {
             domain: args.cluster_domain.clone(),
@@ -220,7 +222,7 @@ pub async fn run(args: AgentArgs) -> Result<()> {
         let (dns_client, node) = (client.clone(), facts.name.clone());
         tokio::spawn(async move {
             // A node without its DNS server still runs pods; say why loudly.
-            if let Err(e) = dns::serve(dns_client, node, dns).await {
+            if let Err(e) = dns::serve(dns_client, node, dns, stats).await {
                 tracing::error!(error = %e, "cluster DNS server stopped");
             }
         });

@@ -232,6 +232,22 @@ fn cluster_dns_answers_the_kubernetes_schema() {
     assert!(sent.status.success(), "{}", String::from_utf8_lossy(&sent.stderr));
     let dig = c.on_node(1, &["dig", "+short", &format!("@{node_ip}"), "web.default.svc.cluster.local."]);
     assert_eq!(String::from_utf8_lossy(&dig.stdout).trim(), web_ip, "after malformed packets");
+    // The node's /metrics counts what its server answered.
+    let metrics = c.on_node(1, &["curl", "-s", "--max-time", "5", "http://127.0.0.1:10249/metrics"]);
+    let metrics = String::from_utf8_lossy(&metrics.stdout).to_string();
+    let count = |series: &str| -> u64 {
+        metrics.lines().find_map(|l| l.strip_prefix(series)).and_then(|v| v.trim().parse().ok()).unwrap_or(0)
+    };
+    let node = &c.nodes[0];
+    assert!(
+        count(&format!("keel_dns_queries_total{{node=\"{node}\",type=\"A\",rcode=\"NOERROR\"}}")) >= 5,
+        "{metrics}"
+    );
+    assert!(
+        count(&format!("keel_dns_queries_total{{node=\"{node}\",type=\"A\",rcode=\"NXDOMAIN\"}}")) >= 1,
+        "{metrics}"
+    );
+    assert!(count(&format!("keel_dns_request_duration_seconds_count{{node=\"{node}\"}}")) >= 10, "{metrics}");
     // Every node published its endpoint for kube-dns.
     let slices = c.ok(
         V,

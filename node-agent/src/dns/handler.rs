@@ -14,6 +14,7 @@ use hickory_server::{
 
 use super::{
     forward::{Forwarded, Forwarder},
+    stats::DnsStats,
     zone::{Answer, Zone},
 };
 
@@ -23,11 +24,12 @@ pub type SharedZone = Arc<RwLock<Arc<Zone>>>;
 pub struct Handler {
     zone: SharedZone,
     forwarder: Option<Forwarder>,
+    stats: Arc<DnsStats>,
 }
 
 impl Handler {
-    pub fn new(zone: SharedZone, forwarder: Option<Forwarder>) -> Self {
-        Self { zone, forwarder }
+    pub fn new(zone: SharedZone, forwarder: Option<Forwarder>, stats: Arc<DnsStats>) -> Self {
+        Self { zone, forwarder, stats }
     }
 
     fn current(&self) -> Arc<Zone> {
@@ -58,6 +60,7 @@ impl Reply {
 #[async_trait::async_trait]
 impl RequestHandler for Handler {
     async fn handle_request<R: ResponseHandler>(&self, request: &Request, mut response: R) -> ResponseInfo {
+        let started = std::time::Instant::now();
         let edns = request.edns().map(|req| {
             let mut e = Edns::new();
             e.set_max_payload(req.max_payload().max(512));
@@ -91,6 +94,8 @@ impl RequestHandler for Handler {
             header.set_truncated(true);
             response.send_response(builder.build_no_records(header)).await
         };
+        let qtype = query.as_ref().map_or_else(|| "none".to_string(), |q| q.query_type().to_string());
+        self.stats.record(&qtype, &rcode_name(header.response_code()), started.elapsed());
         match sent {
             Ok(info) => info,
             Err(e) => {
@@ -139,6 +144,20 @@ impl Handler {
             Forwarded::Failed => (ResponseCode::ServFail, Vec::new(), Vec::new()),
         };
         Reply { code, authoritative: false, recursion_available: true, answers, authority }
+    }
+}
+
+/// The mnemonic dig prints (NOERROR, NXDOMAIN...), for metric labels.
+fn rcode_name(code: ResponseCode) -> String {
+    match code {
+        ResponseCode::NoError => "NOERROR".into(),
+        ResponseCode::FormErr => "FORMERR".into(),
+        ResponseCode::ServFail => "SERVFAIL".into(),
+        ResponseCode::NXDomain => "NXDOMAIN".into(),
+        ResponseCode::NotImp => "NOTIMP".into(),
+        ResponseCode::Refused => "REFUSED".into(),
+        ResponseCode::BADVERS => "BADVERS".into(),
+        other => u16::from(other).to_string(),
     }
 }
 

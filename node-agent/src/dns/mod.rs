@@ -13,6 +13,7 @@ mod endpoint;
 mod forward;
 mod handler;
 mod names;
+mod stats;
 mod watch;
 pub mod zone;
 
@@ -38,16 +39,17 @@ pub struct DnsConfig {
 }
 
 pub use forward::upstreams_from_resolv_conf;
+pub use stats::DnsStats;
 
 /// Binds the server and keeps it and the zone running until the agent stops. Errors only when
 /// the sockets cannot be bound (e.g. the port is taken).
-pub async fn serve(client: kube::Client, node: String, config: DnsConfig) -> anyhow::Result<()> {
+pub async fn serve(client: kube::Client, node: String, config: DnsConfig, stats: Arc<DnsStats>) -> anyhow::Result<()> {
     let empty =
         zone::Zone::build(&config.domain, config.ttl, &zone::Sources { services: &[], slices: &[], dns_ip: None })
             .map_err(anyhow::Error::msg)?;
     let shared: handler::SharedZone = Arc::new(RwLock::new(Arc::new(empty)));
     let forwarder = (!config.upstreams.is_empty()).then(|| forward::Forwarder::new(&config.upstreams));
-    let mut server = ServerFuture::new(handler::Handler::new(shared.clone(), forwarder));
+    let mut server = ServerFuture::new(handler::Handler::new(shared.clone(), forwarder, stats));
     let udp = tokio::net::UdpSocket::bind(config.listen).await?;
     let tcp = tokio::net::TcpListener::bind(config.listen).await?;
     server.register_socket(udp);

@@ -11,6 +11,7 @@ use hyper_util::rt::TokioIo;
 use std::fmt::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use tokio::net::TcpListener;
 
 fn proto(p: Protocol) -> &'static str {
@@ -49,8 +50,9 @@ pub fn render(node: &str, pins: &std::path::Path) -> Result<String, crate::lb::L
     Ok(out)
 }
 
-/// Serve `/metrics` until the agent stops.
-pub async fn serve(listen: SocketAddr, node: String, pins: PathBuf) {
+/// Serve `/metrics` until the agent stops: the load balancer's maps, then the DNS server's
+/// counters when it runs.
+pub async fn serve(listen: SocketAddr, node: String, pins: PathBuf, dns: Option<Arc<crate::dns::DnsStats>>) {
     let listener = match TcpListener::bind(listen).await {
         Ok(l) => l,
         Err(e) => {
@@ -60,18 +62,23 @@ pub async fn serve(listen: SocketAddr, node: String, pins: PathBuf) {
     };
     loop {
         let Ok((tcp, _)) = listener.accept().await else { continue };
-        let (node, pins) = (node.clone(), pins.clone());
+        let (node, pins, dns) = (node.clone(), pins.clone(), dns.clone());
         tokio::spawn(async move {
             let service = service_fn(move |req: Request<hyper::body::Incoming>| {
-                let (node, pins) = (node.clone(), pins.clone());
+                let (node, pins, dns) = (node.clone(), pins.clone(), dns.clone());
                 async move {
                     let response = if req.uri().path() != "/metrics" {
                         Response::builder().status(StatusCode::NOT_FOUND).body(Full::new(Bytes::from("not found\n")))
                     } else {
                         match render(&node, &pins) {
-                            Ok(text) => Response::builder()
+                            Ok(mut text) => Response::builder()
                                 .header("content-type", "text/plain; version=0.0.4")
-                                .body(Full::new(Bytes::from(text))),
+                                .body(Full::new(Bytes::from({
+                                    if let Some(dns) = &dns {
+                                        dns.render(&node, &mut text);
+                                    }
+                                    text
+                                }))),
                             Err(e) => Response::builder()
                                 .status(StatusCode::INTERNAL_SERVER_ERROR)
                                 .body(Full::new(Bytes::from(format!("{e}\n")))),

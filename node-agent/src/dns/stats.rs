@@ -1,0 +1,87 @@
+//! Counters of the node's DNS server for Prometheus: queries by type and response code, and a
+//! latency histogram (time from the request to the response handed to the socket).
+use std::{
+    collections::BTreeMap,
+    fmt::Write,
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Mutex,
+    },
+    time::Duration,
+};
+
+/// Upper bounds of the latency buckets, in seconds (Prometheus `le`).
+const BUCKETS: [f64; 8] = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.01, 0.1, 1.0];
+
+#[derive(Default)]
+pub struct DnsStats {
+    /// (query type, response code) -> queries.
+    queries: Mutex<BTreeMap<(String, String), u64>>,
+    buckets: [AtomicU64; BUCKETS.len()],
+    count: AtomicU64,
+    sum_nanos: AtomicU64,
+}
+
+impl DnsStats {
+    pub fn record(&self, qtype: &str, rcode: &str, took: Duration) {
+        *self
+            .queries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry((qtype.to_string(), rcode.to_string()))
+            .or_default() += 1;
+        let secs = took.as_secs_f64();
+        for (bucket, bound) in self.buckets.iter().zip(BUCKETS) {
+            if secs <= bound {
+                bucket.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.sum_nanos.fetch_add(u64::try_from(took.as_nanos()).unwrap_or(u64::MAX), Ordering::Relaxed);
+    }
+
+    /// Appends the text exposition to `out`.
+    pub fn render(&self, node: &str, out: &mut String) {
+        let _ =
+            writeln!(out, "# HELP keel_dns_queries_total DNS queries answered by the node, by type and response code.");
+        let _ = writeln!(out, "# TYPE keel_dns_queries_total counter");
+        for ((qtype, rcode), n) in self.queries.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+            let _ = writeln!(out, "keel_dns_queries_total{{node=\"{node}\",type=\"{qtype}\",rcode=\"{rcode}\"}} {n}");
+        }
+        let _ = writeln!(out, "# HELP keel_dns_request_duration_seconds Time to answer a DNS query.");
+        let _ = writeln!(out, "# TYPE keel_dns_request_duration_seconds histogram");
+        for (bucket, bound) in self.buckets.iter().zip(BUCKETS) {
+            let _ = writeln!(
+                out,
+                "keel_dns_request_duration_seconds_bucket{{node=\"{node}\",le=\"{bound}\"}} {}",
+                bucket.load(Ordering::Relaxed)
+            );
+        }
+        let count = self.count.load(Ordering::Relaxed);
+        let _ = writeln!(out, "keel_dns_request_duration_seconds_bucket{{node=\"{node}\",le=\"+Inf\"}} {count}");
+        let sum = self.sum_nanos.load(Ordering::Relaxed) as f64 / 1e9;
+        let _ = writeln!(out, "keel_dns_request_duration_seconds_sum{{node=\"{node}\"}} {sum}");
+        let _ = writeln!(out, "keel_dns_request_duration_seconds_count{{node=\"{node}\"}} {count}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_by_type_and_code_and_fills_cumulative_buckets() {
+        let stats = DnsStats::default();
+        stats.record("A", "NOERROR", Duration::from_micros(80));
+        stats.record("A", "NOERROR", Duration::from_millis(2));
+        stats.record("AAAA", "NXDOMAIN", Duration::from_micros(200));
+        let mut out = String::new();
+        stats.render("n1", &mut out);
+        assert!(out.contains("keel_dns_queries_total{node=\"n1\",type=\"A\",rcode=\"NOERROR\"} 2"), "{out}");
+        assert!(out.contains("keel_dns_queries_total{node=\"n1\",type=\"AAAA\",rcode=\"NXDOMAIN\"} 1"), "{out}");
+        assert!(out.contains("le=\"0.0001\"} 1\n"), "{out}");
+        assert!(out.contains("le=\"0.00025\"} 2\n"), "{out}");
+        assert!(out.contains("le=\"0.0025\"} 3\n"), "{out}");
+        assert!(out.contains("keel_dns_request_duration_seconds_count{node=\"n1\"} 3"), "{out}");
+    }
+}
