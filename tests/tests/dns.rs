@@ -119,7 +119,9 @@ fn cluster_dns_answers_the_kubernetes_schema() {
             let (code, out) = dnsq(&c, client, &["web", "+short"]);
             (code == 0 && out.lines().map(str::to_string).collect::<BTreeSet<_>>() == web).then_some(())
         });
-        assert_eq!(short(&c, client, &["web.default"]), web);
+        // Its first search expansion is `web.default.default.svc...`: autopath answers it with a
+        // CNAME to the Service's name and the address.
+        assert_eq!(short(&c, client, &["web.default"]), set(&["web.default.svc.cluster.local.", &web_ip]));
         assert_eq!(short(&c, client, &["web.default.svc.cluster.local."]), web);
         assert_eq!(short(&c, client, &["WEB.Default.SVC.cluster.LOCAL."]), web, "names are case-insensitive");
         assert_eq!(
@@ -163,6 +165,13 @@ fn cluster_dns_answers_the_kubernetes_schema() {
         let (code, out) = dnsq(&c, client, &["web.default.svc.cluster.local.", "AAAA"]);
         assert_eq!(code, 0, "{out}");
         assert!(out.contains("status: NOERROR") && out.contains("ANSWER: 0") && out.contains("SOA"), "{out}");
+        // Autopath: `kubernetes.default` expands first to `kubernetes.default.default.svc...`,
+        // which does not exist; the server walks the pod's search list itself and answers that
+        // very first query with a CNAME to `kubernetes.default.svc.cluster.local`.
+        let (code, out) = dnsq(&c, client, &["kubernetes.default"]);
+        assert_eq!(code, 0, "{out}");
+        assert!(out.contains(";; NAME: kubernetes.default.default.svc.cluster.local."), "{out}");
+        assert!(out.contains("CNAME\tkubernetes.default.svc.cluster.local.") && out.contains("10.96.0.1"), "{out}");
         // An empty non-terminal exists too.
         let (code, out) = dnsq(&c, client, &["default.svc.cluster.local.", "A"]);
         assert!(code == 0 && out.contains("ANSWER: 0"), "{out}");
@@ -335,7 +344,10 @@ fn outside_names_are_forwarded_and_cached() {
     // With the upstream gone, the cached answer still comes back until its TTL runs out.
     upstream.stop();
     assert_eq!(short(&c, "client-0", &[name]), set(&["192.0.2.44"]));
-    // A search-path expansion of an outside name is answered by the cluster zone (NXDOMAIN),
-    // then the name itself from the cache: libc-style resolution works end to end.
-    assert_eq!(short(&c, "client-0", &["ext.example.test"]), set(&["192.0.2.44"]));
+    // An outside name typed without its final dot: the first search expansion is answered at
+    // once (autopath), with a CNAME to the name itself and its address from the cache.
+    let (code, out) = dnsq(&c, "client-0", &["ext.example.test"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains(";; NAME: ext.example.test.default.svc.cluster.local."), "{out}");
+    assert!(out.contains("CNAME\text.example.test.") && out.contains("192.0.2.44"), "{out}");
 }

@@ -13,6 +13,7 @@ use hickory_server::{
 };
 
 use super::{
+    autopath::{next_candidates, SharedPods},
     forward::{Forwarded, Forwarder},
     stats::DnsStats,
     zone::{Answer, Zone},
@@ -24,12 +25,13 @@ pub type SharedZone = Arc<RwLock<Arc<Zone>>>;
 pub struct Handler {
     zone: SharedZone,
     forwarder: Option<Forwarder>,
+    pods: SharedPods,
     stats: Arc<DnsStats>,
 }
 
 impl Handler {
-    pub fn new(zone: SharedZone, forwarder: Option<Forwarder>, stats: Arc<DnsStats>) -> Self {
-        Self { zone, forwarder, stats }
+    pub fn new(zone: SharedZone, forwarder: Option<Forwarder>, pods: SharedPods, stats: Arc<DnsStats>) -> Self {
+        Self { zone, forwarder, pods, stats }
     }
 
     fn current(&self) -> Arc<Zone> {
@@ -128,9 +130,47 @@ impl Handler {
         match zone.lookup(query.name(), qtype) {
             Answer::Records(answers) => Reply::authoritative(ResponseCode::NoError, answers, Vec::new()),
             Answer::NoData => Reply::authoritative(ResponseCode::NoError, Vec::new(), vec![zone.soa().clone()]),
-            Answer::NxDomain => Reply::authoritative(ResponseCode::NXDomain, Vec::new(), vec![zone.soa().clone()]),
+            Answer::NxDomain => match self.autopath(request, &zone, qtype).await {
+                Some(reply) => reply,
+                None => Reply::authoritative(ResponseCode::NXDomain, Vec::new(), vec![zone.soa().clone()]),
+            },
             Answer::NotOurs => self.forward(query.original().name(), qtype).await,
         }
+    }
+
+    /// The first positive answer along the asking pod's search list, behind a CNAME from the
+    /// name it asked; `None` when the client is no pod of this node or nothing further exists.
+    async fn autopath(&self, request: &Request, zone: &Zone, qtype: RecordType) -> Option<Reply> {
+        let pods = self.pods.as_ref()?;
+        let query = request.queries().first()?;
+        let namespace = pods.namespace_of(request.src().ip())?;
+        for candidate in next_candidates(query.name(), &namespace, zone.origin()) {
+            let lower = hickory_proto::rr::LowerName::new(&candidate);
+            let found = match zone.lookup(&lower, qtype) {
+                Answer::Records(records) => Some((records, true)),
+                Answer::NotOurs => match self.forward(&candidate, qtype).await {
+                    Reply { code: ResponseCode::NoError, answers, .. } if !answers.is_empty() => Some((answers, false)),
+                    _ => None,
+                },
+                Answer::NoData | Answer::NxDomain => None,
+            };
+            let Some((records, ours)) = found else { continue };
+            let cname = Record::from_rdata(
+                query.original().name().clone(),
+                zone.soa().ttl(),
+                hickory_proto::rr::RData::CNAME(hickory_proto::rr::rdata::CNAME(candidate)),
+            );
+            let mut answers = vec![cname];
+            answers.extend(records);
+            return Some(Reply {
+                code: ResponseCode::NoError,
+                authoritative: ours,
+                recursion_available: !ours,
+                answers,
+                authority: Vec::new(),
+            });
+        }
+        None
     }
 
     /// A name outside the cluster zone: the upstream's answer, or REFUSED without upstreams.

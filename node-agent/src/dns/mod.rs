@@ -7,8 +7,10 @@
 //! - `zone.rs`: the index of names and records, built from Services and EndpointSlices;
 //! - `handler.rs`: one request in, one response out (hickory-server runs the UDP/TCP loops);
 //! - `forward.rs`: other names, to the node's upstream resolvers with a cache;
+//! - `autopath.rs`: search-list completion on the server for this node's pods;
 //! - `watch.rs`: keeps the zone in step with the API;
 //! - `endpoint.rs`: this node's kube-dns EndpointSlice.
+mod autopath;
 mod endpoint;
 mod forward;
 mod handler;
@@ -49,7 +51,8 @@ pub async fn serve(client: kube::Client, node: String, config: DnsConfig, stats:
             .map_err(anyhow::Error::msg)?;
     let shared: handler::SharedZone = Arc::new(RwLock::new(Arc::new(empty)));
     let forwarder = (!config.upstreams.is_empty()).then(|| forward::Forwarder::new(&config.upstreams));
-    let mut server = ServerFuture::new(handler::Handler::new(shared.clone(), forwarder, stats));
+    let pods = Some(Arc::new(autopath::NodePods::watch(client.clone(), &node)));
+    let mut server = ServerFuture::new(handler::Handler::new(shared.clone(), forwarder, pods, stats));
     let udp = tokio::net::UdpSocket::bind(config.listen).await?;
     let tcp = tokio::net::TcpListener::bind(config.listen).await?;
     server.register_socket(udp);
