@@ -3,7 +3,8 @@
 //! pods reach each other over IPv6 across nodes (host-gw routes on the
 //! underlay's IPv6), and a RequireDualStack Service answers on both
 //! ClusterIPs through the eBPF socket load balancer (connect6, sendmsg6,
-//! recvmsg6, getpeername6), with the IPv6 ClusterIP as the peer clients see.
+//! recvmsg6, getpeername6), with the IPv6 ClusterIP as the peer clients see,
+//! and cluster DNS answers A and AAAA for it.
 
 use keel_e2e::{eventually, Cluster, KUBECTL_NEWEST};
 use serde_json::Value;
@@ -182,6 +183,18 @@ fn dual_stack_pods_and_services() {
     // The IPv4 ClusterIP of the same Service still works.
     let (host, peer) = probe(&c, "client-1", "tcp", &format!("{ip4}:80")).expect("IPv4 ClusterIP");
     assert!(web.contains(&host) && peer == format!("{ip4}:80"), "{host} {peer}");
+
+    // Cluster DNS serves both families of the Service, and the IPv6 reverse name.
+    let dnsq = |args: &[&str]| {
+        let mut cmd = vec!["exec", "client-0", "--", "dnsq"];
+        cmd.extend_from_slice(args);
+        cmd.push("+short");
+        c.ok(V, &cmd).trim().to_string()
+    };
+    let fqdn = "web.default.svc.cluster.local.";
+    assert_eq!(dnsq(&[fqdn, "A"]), ip4);
+    assert_eq!(dnsq(&[fqdn, "AAAA"]), ip6);
+    assert_eq!(dnsq(&["-x", &ip6]), fqdn);
 
     // The maps hold the IPv6 frontend; untranslated IPv6 Service traffic has nowhere to go.
     let list = std::process::Command::new(keel_e2e::keel_bin())
