@@ -5,6 +5,7 @@ use keel_control_plane::server::{self, ServerArgs};
 use keel_node_agent::AgentArgs;
 
 mod cluster;
+mod dns;
 mod image;
 mod lb;
 
@@ -34,6 +35,9 @@ enum Command {
     /// Show the nodes' eBPF service load balancers (from their pinned maps).
     #[command(subcommand)]
     Lb(lb::LbCmd),
+    /// Ask a node's cluster DNS server directly (for debugging).
+    #[command(subcommand)]
+    Dns(dns::DnsCmd),
     /// Run one container (started by the agent, not by hand).
     #[command(hide = true)]
     ContainerShim { state_dir: std::path::PathBuf },
@@ -109,6 +113,7 @@ fn main() -> anyhow::Result<()> {
         Command::ControllerManager(args) => runtime.block_on(keel_control_plane::controller_manager::run(args)),
         Command::Image(cmd) => runtime.block_on(image::run(cmd)),
         Command::Lb(cmd) => lb::run(cmd),
+        Command::Dns(cmd) => runtime.block_on(dns::run(cmd)),
         Command::Cluster(cmd) => runtime.block_on(cluster::run(cmd)),
         Command::ContainerShim { .. } => Ok(()),
     }

@@ -257,6 +257,25 @@ fn cluster_dns_answers_the_kubernetes_schema() {
         "{metrics}"
     );
     assert!(count(&format!("keel_dns_request_duration_seconds_count{{node=\"{node}\"}}")) >= 10, "{metrics}");
+    // `keel dns query` asks a node's server from the host (entering the node's namespace).
+    let keel_dns = |args: &[&str]| {
+        let out = std::process::Command::new(keel_e2e::keel_bin())
+            .args(["dns", "query"])
+            .args(args)
+            .args(["--node", &c.nodes[1], "--kubeconfig"])
+            .arg(c.kubeconfig())
+            .output()
+            .expect("keel dns query");
+        assert!(out.status.success(), "keel dns query {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let out = keel_dns(&["web.default.svc.cluster.local"]);
+    assert!(out.contains("NoError") && out.contains(" aa") && out.contains(&web_ip), "{out}");
+    let out = keel_dns(&["nope.default.svc.cluster.local", "AAAA"]);
+    assert!(out.contains("NXDomain") && out.contains(";; AUTHORITY") && out.contains("SOA"), "{out}");
+    let out = keel_dns(&["_http._tcp.web.default.svc.cluster.local", "SRV"]);
+    assert!(out.contains("SRV") && out.contains("80 web.default.svc.cluster.local."), "{out}");
+
     // Every node published its endpoint for kube-dns.
     let slices = c.ok(
         V,
