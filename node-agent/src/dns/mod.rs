@@ -15,6 +15,8 @@ mod endpoint;
 mod forward;
 mod handler;
 mod names;
+#[cfg(test)]
+mod packet_fuzz;
 mod stats;
 mod watch;
 pub mod zone;
