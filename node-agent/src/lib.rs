@@ -83,6 +83,9 @@ pub struct AgentArgs {
     /// the nameservers of `--resolv-conf`.
     #[arg(long = "dns-upstream")]
     pub dns_upstreams: Vec<String>,
+    /// How `<a-b-c-d>.<namespace>.pod.<domain>` names are answered.
+    #[arg(long, value_enum, default_value = "insecure")]
+    pub dns_pod_records: dns::PodRecordsMode,
     /// pids.max for each container (unlimited when unset).
     #[arg(long)]
     pub pod_pids_limit: Option<u64>,
@@ -124,6 +127,7 @@ impl AgentArgs {
             dns_port: 53,
             dns_ttl: 5,
             dns_upstreams: Vec::new(),
+            dns_pod_records: dns::PodRecordsMode::Insecure,
             pod_pids_limit: None,
             resolv_conf: "/etc/resolv.conf".into(),
             bridge: "keel0".into(),
@@ -218,6 +222,7 @@ pub async fn run(args: AgentArgs) -> Result<()> {
             ttl: args.dns_ttl,
             listen: std::net::SocketAddr::new(node_ip.into(), args.dns_port),
             upstreams,
+            pod_records: args.dns_pod_records,
         };
         let (dns_client, node) = (client.clone(), facts.name.clone());
         tokio::spawn(async move {

@@ -336,9 +336,11 @@ impl Drop for Upstream {
     }
 }
 
+/// Also verified pod records (`--dns-pod-records=verified`).
 #[test]
 fn outside_names_are_forwarded_and_cached() {
-    let c = Cluster::up_with(1, &["--agent-arg=--dns-upstream=172.31.0.1"]).expect("cluster");
+    let c = Cluster::up_with(1, &["--agent-arg=--dns-upstream=172.31.0.1", "--agent-arg=--dns-pod-records=verified"])
+        .expect("cluster");
     let mut upstream = Upstream::start(&c);
     c.apply(V, &client(0, &c.nodes[0]));
     eventually(Duration::from_secs(60), "the client pod running", || {
@@ -360,6 +362,15 @@ fn outside_names_are_forwarded_and_cached() {
     // NXDOMAIN from upstream comes through.
     let (code, out) = dnsq(&c, "client-0", &["gone.example.test."]);
     assert!(code == 1 && out.contains("NXDOMAIN"), "{out}");
+    // Verified pod records: only an address a pod of that namespace has.
+    let pod = c.pod(V, "default", "client-0").unwrap_or_default();
+    let ip = pod["status"]["podIP"].as_str().unwrap_or_default().to_string();
+    let dashed = ip.replace('.', "-");
+    assert_eq!(short(&c, "client-0", &[&format!("{dashed}.default.pod.cluster.local.")]), set(&[&ip]));
+    for other in [format!("{dashed}.other.pod.cluster.local."), "10-244-250-250.default.pod.cluster.local.".into()] {
+        let (code, out) = dnsq(&c, "client-0", &[&other]);
+        assert!(code == 1 && out.contains("NXDOMAIN"), "{other}: {out}");
+    }
     // With the upstream gone, the cached answer still comes back until its TTL runs out.
     upstream.stop();
     assert_eq!(short(&c, "client-0", &[name]), set(&["192.0.2.44"]));

@@ -40,6 +40,20 @@ pub struct DnsConfig {
     pub listen: SocketAddr,
     /// Resolvers for names outside the cluster domain; none: such queries are refused.
     pub upstreams: Vec<SocketAddr>,
+    /// How `<a-b-c-d>.<ns>.pod.<zone>` names are answered.
+    pub pod_records: PodRecordsMode,
+}
+
+/// `--dns-pod-records`, as CoreDNS's `pods` option.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum PodRecordsMode {
+    /// Any well-formed name answers with the address it spells.
+    #[default]
+    Insecure,
+    /// Only when a pod of that namespace has that address (every agent then watches all pods).
+    Verified,
+    /// No pod records.
+    Disabled,
 }
 
 pub use forward::upstreams_from_resolv_conf;
@@ -48,9 +62,12 @@ pub use stats::DnsStats;
 /// Binds the server and keeps it and the zone running until the agent stops. Errors only when
 /// the sockets cannot be bound (e.g. the port is taken).
 pub async fn serve(client: kube::Client, node: String, config: DnsConfig, stats: Arc<DnsStats>) -> anyhow::Result<()> {
-    let empty =
-        zone::Zone::build(&config.domain, config.ttl, &zone::Sources { services: &[], slices: &[], dns_ip: None })
-            .map_err(anyhow::Error::msg)?;
+    let empty = zone::Zone::build(
+        &config.domain,
+        config.ttl,
+        &zone::Sources { services: &[], slices: &[], dns_ip: None, pod_records: zone::PodRecords::Disabled },
+    )
+    .map_err(anyhow::Error::msg)?;
     let shared: handler::SharedZone = Arc::new(RwLock::new(Arc::new(empty)));
     let forwarder = (!config.upstreams.is_empty()).then(|| forward::Forwarder::new(&config.upstreams));
     let pods = Some(Arc::new(autopath::NodePods::watch(client.clone(), &node)));

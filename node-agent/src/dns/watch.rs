@@ -3,7 +3,10 @@
 use std::{net::IpAddr, sync::Arc, time::Duration};
 
 use futures::StreamExt;
-use k8s_openapi::api::{core::v1::Service, discovery::v1::EndpointSlice};
+use k8s_openapi::api::{
+    core::v1::{Pod, Service},
+    discovery::v1::EndpointSlice,
+};
 use kube::{
     runtime::{reflector, watcher, WatchStreamExt},
     Api,
@@ -12,8 +15,8 @@ use tokio::sync::Notify;
 
 use super::{
     handler::SharedZone,
-    zone::{Sources, Zone},
-    DnsConfig,
+    zone::{PodRecords, Sources, Zone},
+    DnsConfig, PodRecordsMode,
 };
 
 /// Changes arriving within this window are applied together.
@@ -22,9 +25,17 @@ const BATCH: Duration = Duration::from_millis(20);
 pub async fn run(client: kube::Client, config: DnsConfig, shared: SharedZone) {
     let changed = Arc::new(Notify::new());
     let services = reflect(Api::<Service>::all(client.clone()), changed.clone());
-    let slices = reflect(Api::<EndpointSlice>::all(client), changed.clone());
+    let slices = reflect(Api::<EndpointSlice>::all(client.clone()), changed.clone());
+    // Verified pod records need every pod's address; the other modes need no pod at all.
+    let pods =
+        (config.pod_records == PodRecordsMode::Verified).then(|| reflect(Api::<Pod>::all(client), changed.clone()));
     if services.wait_until_ready().await.is_err() || slices.wait_until_ready().await.is_err() {
         return;
+    }
+    if let Some(pods) = &pods {
+        if pods.wait_until_ready().await.is_err() {
+            return;
+        }
     }
     loop {
         tokio::time::sleep(BATCH).await;
@@ -37,7 +48,12 @@ pub async fn run(client: kube::Client, config: DnsConfig, shared: SharedZone) {
                 s.metadata.namespace.as_deref() == Some("kube-system") && s.metadata.name.as_deref() == Some("kube-dns")
             })
             .and_then(|s| s.spec.as_ref()?.cluster_ip.as_deref()?.parse::<IpAddr>().ok());
-        let sources = Sources { services: &svc_refs, slices: &slice_refs, dns_ip };
+        let pod_records = match (config.pod_records, &pods) {
+            (PodRecordsMode::Verified, Some(pods)) => PodRecords::Verified(pod_addresses(&pods.state())),
+            (PodRecordsMode::Disabled, _) => PodRecords::Disabled,
+            _ => PodRecords::Insecure,
+        };
+        let sources = Sources { services: &svc_refs, slices: &slice_refs, dns_ip, pod_records };
         match Zone::build(&config.domain, config.ttl, &sources) {
             Ok(zone) => {
                 tracing::debug!(names = zone.names(), "cluster DNS zone rebuilt");
@@ -47,6 +63,20 @@ pub async fn run(client: kube::Client, config: DnsConfig, shared: SharedZone) {
         }
         changed.notified().await;
     }
+}
+
+/// (address, namespace) of every pod address, for verified pod records.
+fn pod_addresses(pods: &[Arc<Pod>]) -> std::collections::HashSet<(IpAddr, String)> {
+    let mut out = std::collections::HashSet::new();
+    for pod in pods {
+        let Some(ns) = pod.metadata.namespace.clone() else { continue };
+        let Some(status) = pod.status.as_ref() else { continue };
+        let ips = status.pod_ips.iter().flatten().map(|i| i.ip.as_str()).chain(status.pod_ip.as_deref());
+        for ip in ips.filter_map(|ip| ip.parse::<IpAddr>().ok()) {
+            out.insert((ip, ns.clone()));
+        }
+    }
+    out
 }
 
 /// A reflector whose every event wakes `changed` (after the store holds it).

@@ -45,6 +45,7 @@ pub struct Zone {
     /// Address -> the names whose PTR it has.
     reverse: HashMap<IpAddr, Vec<Name>>,
     soa: Record,
+    pod_records: PodRecords,
 }
 
 /// (port name, lowercase protocol, number): one SRV name per entry.
@@ -56,6 +57,19 @@ pub struct Sources<'a> {
     pub slices: &'a [&'a EndpointSlice],
     /// The kube-dns ClusterIP, for the apex's NS record.
     pub dns_ip: Option<IpAddr>,
+    pub pod_records: PodRecords,
+}
+
+/// How `<a-b-c-d>.<namespace>.pod.<zone>` names are answered (CoreDNS's `pods` option).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum PodRecords {
+    /// Any well-formed name answers with the address it spells (CoreDNS's default).
+    #[default]
+    Insecure,
+    /// Only when a pod of that namespace has that address.
+    Verified(std::collections::HashSet<(IpAddr, String)>),
+    /// Never.
+    Disabled,
 }
 
 impl Zone {
@@ -86,6 +100,7 @@ impl Zone {
             nodes: HashMap::new(),
             reverse: HashMap::new(),
             soa: soa.clone(),
+            pod_records: sources.pod_records.clone(),
         };
         zone.add(soa);
         zone.add(Record::from_rdata(origin.clone(), ttl, RData::NS(NS(ns_name.clone()))));
@@ -244,7 +259,12 @@ impl Zone {
         if labels.len() != origin_labels + 3 || labels[2] != "pod" {
             return None;
         }
-        undashed(&labels[0])
+        let ip = undashed(&labels[0])?;
+        match &self.pod_records {
+            PodRecords::Insecure => Some(ip),
+            PodRecords::Verified(pods) => pods.contains(&(ip, labels[1].clone())).then_some(ip),
+            PodRecords::Disabled => None,
+        }
     }
 
     fn lookup_reverse(&self, qname: &LowerName, qtype: RecordType) -> Answer {
@@ -323,8 +343,28 @@ mod tests {
         }))
         .unwrap();
         let svc_refs: Vec<&Service> = services.iter().collect();
-        let sources = Sources { services: &svc_refs, slices: &[&slice], dns_ip: Some("10.96.0.10".parse().unwrap()) };
+        let sources = Sources {
+            services: &svc_refs,
+            slices: &[&slice],
+            dns_ip: Some("10.96.0.10".parse().unwrap()),
+            pod_records: PodRecords::Insecure,
+        };
         Zone::build("cluster.local", 5, &sources).unwrap()
+    }
+
+    #[test]
+    fn verified_and_disabled_pod_records() {
+        let known = std::collections::HashSet::from([("10.244.1.5".parse().unwrap(), "prod".to_string())]);
+        let build = |pod_records| {
+            let sources = Sources { services: &[], slices: &[], dns_ip: None, pod_records };
+            Zone::build("cluster.local", 5, &sources).unwrap()
+        };
+        let verified = build(PodRecords::Verified(known));
+        assert_eq!(data(ask(&verified, "10-244-1-5.prod.pod.cluster.local.", RecordType::A)), ["10.244.1.5"]);
+        assert_eq!(ask(&verified, "10-244-1-5.other.pod.cluster.local.", RecordType::A), Answer::NxDomain);
+        assert_eq!(ask(&verified, "10-244-1-6.prod.pod.cluster.local.", RecordType::A), Answer::NxDomain);
+        let disabled = build(PodRecords::Disabled);
+        assert_eq!(ask(&disabled, "10-244-1-5.prod.pod.cluster.local.", RecordType::A), Answer::NxDomain);
     }
 
     fn ask(zone: &Zone, name: &str, qtype: RecordType) -> Answer {
