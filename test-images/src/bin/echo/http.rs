@@ -79,9 +79,10 @@ async fn respond(req: Request<Incoming>, conn: &Connection) -> Response<Full<Byt
             echo(req, conn).await
         }
         Route::Exit(code) => {
-            // Give the answer a moment to leave before the process goes.
+            // Give the answer a moment to leave before the process goes (a loaded machine may
+            // take a while to schedule the write).
             tokio::spawn(async move {
-                tokio::time::sleep(Duration::from_millis(100)).await;
+                tokio::time::sleep(Duration::from_millis(300)).await;
                 println!("exiting with code {code} as asked");
                 std::process::exit(code);
             });
