@@ -380,4 +380,16 @@ fn outside_names_are_forwarded_and_cached() {
     assert_eq!(code, 0, "{out}");
     assert!(out.contains(";; NAME: ext.example.test.default.svc.cluster.local."), "{out}");
     assert!(out.contains("CNAME\text.example.test.") && out.contains("192.0.2.44"), "{out}");
+
+    // The cache's work shows on /metrics: one trip upstream, every other answer a hit.
+    let metrics = c.on_node(1, &["curl", "-s", "--max-time", "5", "http://127.0.0.1:10249/metrics"]);
+    let metrics = String::from_utf8_lossy(&metrics.stdout).to_string();
+    let node = &c.nodes[0];
+    let count = |result: &str| -> u64 {
+        let series = format!("keel_dns_forward_cache_total{{node=\"{node}\",result=\"{result}\"}}");
+        metrics.lines().find_map(|l| l.strip_prefix(&series)).and_then(|v| v.trim().parse().ok()).unwrap_or(0)
+    };
+    assert_eq!(count("miss"), 1, "{metrics}");
+    assert!(count("hit") >= 5, "{metrics}");
+    assert!(metrics.contains("keel_dns_forward_cache_hit_ratio"), "{metrics}");
 }

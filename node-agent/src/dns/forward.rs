@@ -2,7 +2,9 @@
 //! whose cache honours each record's TTL and, for NXDOMAIN and NODATA, the negative TTL from the
 //! upstream's SOA. Answers leave with the TTL that remains in the cache.
 use std::{
+    collections::HashMap,
     net::SocketAddr,
+    sync::Mutex,
     time::{Duration, Instant},
 };
 
@@ -36,6 +38,16 @@ pub enum Forwarded {
 
 pub struct Forwarder {
     resolver: TokioResolver,
+    /// (name, type) -> expiry of the last answer seen. hickory-resolver hands out a cached answer
+    /// with the expiry it was stored with, so an unchanged expiry means a cache hit.
+    seen: Mutex<HashMap<(Name, RecordType), Instant>>,
+}
+
+/// Where a forwarded answer came from, for the metrics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    Cache,
+    Upstream,
 }
 
 impl Forwarder {
@@ -57,15 +69,30 @@ impl Forwarder {
         let resolver = TokioResolver::builder_with_config(config, TokioConnectionProvider::default())
             .with_options(options)
             .build();
-        Self { resolver }
+        Self { resolver, seen: Mutex::new(HashMap::new()) }
     }
 
-    pub async fn forward(&self, name: &Name, qtype: RecordType) -> Forwarded {
+    /// Whether an answer expiring at `valid_until` is the one seen last time for this question.
+    fn source(&self, name: &Name, qtype: RecordType, valid_until: Instant) -> Source {
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        if seen.len() >= CACHE_ENTRIES {
+            // Bounded like the cache itself; forgetting only turns the next hit into a "miss".
+            seen.retain(|_, until| *until > Instant::now());
+        }
+        match seen.insert((name.clone(), qtype), valid_until) {
+            Some(before) if before == valid_until => Source::Cache,
+            _ => Source::Upstream,
+        }
+    }
+
+    pub async fn forward(&self, name: &Name, qtype: RecordType) -> (Forwarded, Option<Source>) {
         let mut name = name.clone();
         // The question is absolute; never let the resolver try search domains.
         name.set_fqdn(true);
+        let lowered = name.to_lowercase();
         match self.resolver.lookup(name, qtype).await {
             Ok(lookup) => {
+                let source = self.source(&lowered, qtype, lookup.valid_until());
                 let left = lookup.valid_until().saturating_duration_since(Instant::now()).as_secs();
                 let left = u32::try_from(left).unwrap_or(u32::MAX);
                 let records = lookup
@@ -77,18 +104,18 @@ impl Forwarder {
                         r
                     })
                     .collect();
-                Forwarded::Records(records)
+                (Forwarded::Records(records), Some(source))
             }
             Err(e) => match e.proto().map(|p| p.kind()) {
                 Some(ProtoErrorKind::NoRecordsFound { response_code, soa, .. })
                     if matches!(*response_code, ResponseCode::NXDomain | ResponseCode::NoError) =>
                 {
                     let soa = soa.as_ref().map(|s| Box::new(s.as_ref().clone().into_record_of_rdata()));
-                    Forwarded::Negative { code: *response_code, soa }
+                    (Forwarded::Negative { code: *response_code, soa }, None)
                 }
                 _ => {
                     tracing::debug!(error = %e, "forwarding a DNS query");
-                    Forwarded::Failed
+                    (Forwarded::Failed, None)
                 }
             },
         }

@@ -178,7 +178,9 @@ impl Handler {
         let Some(forwarder) = &self.forwarder else {
             return Reply::code(ResponseCode::Refused);
         };
-        let (code, answers, authority) = match forwarder.forward(name, qtype).await {
+        let (forwarded, source) = forwarder.forward(name, qtype).await;
+        self.stats.forwarded(source);
+        let (code, answers, authority) = match forwarded {
             Forwarded::Records(records) => (ResponseCode::NoError, records, Vec::new()),
             Forwarded::Negative { code, soa } => (code, Vec::new(), soa.into_iter().map(|s| *s).collect()),
             Forwarded::Failed => (ResponseCode::ServFail, Vec::new(), Vec::new()),

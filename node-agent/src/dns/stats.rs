@@ -17,6 +17,9 @@ const BUCKETS: [f64; 8] = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.01, 0.1, 1.
 pub struct DnsStats {
     /// (query type, response code) -> queries.
     queries: Mutex<BTreeMap<(String, String), u64>>,
+    /// Positive forwarded answers from the cache, and from an upstream.
+    cache_hits: AtomicU64,
+    cache_misses: AtomicU64,
     buckets: [AtomicU64; BUCKETS.len()],
     count: AtomicU64,
     sum_nanos: AtomicU64,
@@ -40,6 +43,15 @@ impl DnsStats {
         self.sum_nanos.fetch_add(u64::try_from(took.as_nanos()).unwrap_or(u64::MAX), Ordering::Relaxed);
     }
 
+    /// One forwarded answer: from the cache, from an upstream, or negative/failed (`None`).
+    pub fn forwarded(&self, source: Option<super::forward::Source>) {
+        match source {
+            Some(super::forward::Source::Cache) => self.cache_hits.fetch_add(1, Ordering::Relaxed),
+            Some(super::forward::Source::Upstream) => self.cache_misses.fetch_add(1, Ordering::Relaxed),
+            None => 0,
+        };
+    }
+
     /// Appends the text exposition to `out`.
     pub fn render(&self, node: &str, out: &mut String) {
         let _ =
@@ -48,6 +60,18 @@ impl DnsStats {
         for ((qtype, rcode), n) in self.queries.lock().unwrap_or_else(|e| e.into_inner()).iter() {
             let _ = writeln!(out, "keel_dns_queries_total{{node=\"{node}\",type=\"{qtype}\",rcode=\"{rcode}\"}} {n}");
         }
+        let (hits, misses) = (self.cache_hits.load(Ordering::Relaxed), self.cache_misses.load(Ordering::Relaxed));
+        let _ = writeln!(
+            out,
+            "# HELP keel_dns_forward_cache_total Positive answers for outside names, by where they came from."
+        );
+        let _ = writeln!(out, "# TYPE keel_dns_forward_cache_total counter");
+        let _ = writeln!(out, "keel_dns_forward_cache_total{{node=\"{node}\",result=\"hit\"}} {hits}");
+        let _ = writeln!(out, "keel_dns_forward_cache_total{{node=\"{node}\",result=\"miss\"}} {misses}");
+        let ratio = if hits + misses == 0 { 0.0 } else { hits as f64 / (hits + misses) as f64 };
+        let _ = writeln!(out, "# HELP keel_dns_forward_cache_hit_ratio Share of those answered from the cache.");
+        let _ = writeln!(out, "# TYPE keel_dns_forward_cache_hit_ratio gauge");
+        let _ = writeln!(out, "keel_dns_forward_cache_hit_ratio{{node=\"{node}\"}} {ratio}");
         let _ = writeln!(out, "# HELP keel_dns_request_duration_seconds Time to answer a DNS query.");
         let _ = writeln!(out, "# TYPE keel_dns_request_duration_seconds histogram");
         for (bucket, bound) in self.buckets.iter().zip(BUCKETS) {
