@@ -1,4 +1,4 @@
-//! Cluster DNS on a 2-node `keel cluster up`: every agent answers for
+//! Cluster DNS on a 3-node `keel cluster up`: every agent answers for
 //! `cluster.local` on its node address, and pods reach it at the kube-dns
 //! ClusterIP (10.96.0.10) on their own node. Queries come from toolbox pods
 //! on both nodes (`dnsq`, which talks DNS itself) and from the node with dig.
@@ -92,7 +92,7 @@ fn pod_ips(c: &Cluster, selector: &str) -> BTreeSet<String> {
 
 #[test]
 fn cluster_dns_answers_the_kubernetes_schema() {
-    let c = Cluster::up(2).expect("cluster");
+    let c = Cluster::up(3).expect("cluster");
     let mut manifest = APP.to_string();
     for (i, node) in c.nodes.iter().enumerate() {
         manifest.push_str(&db_pod(i, node));
@@ -102,7 +102,7 @@ fn cluster_dns_answers_the_kubernetes_schema() {
     eventually(Duration::from_secs(90), "web, db and client pods running", || {
         let v: Value = serde_json::from_str(&c.ok(V, &["get", "pods", "-o", "json"])).unwrap_or_default();
         let items = v["items"].as_array().cloned().unwrap_or_default();
-        (items.len() == 6
+        (items.len() == 8
             && items.iter().all(|p| p["status"]["phase"] == "Running" && p["status"]["podIP"].is_string()))
         .then_some(())
     });
@@ -110,9 +110,9 @@ fn cluster_dns_answers_the_kubernetes_schema() {
     let dns_ip = c.ok(V, &["get", "service", "-n", "kube-system", "kube-dns", "-o", "jsonpath={.spec.clusterIP}"]);
     assert_eq!(dns_ip.trim(), "10.96.0.10");
     let db_ips = pod_ips(&c, "app=db");
-    assert_eq!(db_ips.len(), 2);
+    assert_eq!(db_ips.len(), 3);
 
-    for client in ["client-0", "client-1"] {
+    for client in ["client-0", "client-1", "client-2"] {
         // The pod's resolv.conf points at 10.96.0.10; its own node answers.
         let web = set(&[&web_ip]);
         eventually(Duration::from_secs(30), &format!("{client} resolving web"), || {
@@ -148,7 +148,11 @@ fn cluster_dns_answers_the_kubernetes_schema() {
         assert_eq!(short(&c, client, &["db-0.db.default.svc.cluster.local."]), set(&[&db0_ip]));
         assert_eq!(
             short(&c, client, &["_sql._tcp.db.default.svc.cluster.local.", "SRV"]),
-            set(&["0 100 5432 db-0.db.default.svc.cluster.local.", "0 100 5432 db-1.db.default.svc.cluster.local."])
+            set(&[
+                "0 100 5432 db-0.db.default.svc.cluster.local.",
+                "0 100 5432 db-1.db.default.svc.cluster.local.",
+                "0 100 5432 db-2.db.default.svc.cluster.local."
+            ])
         );
         assert_eq!(short(&c, client, &["-x", &db0_ip]), set(&["db-0.db.default.svc.cluster.local."]));
 
@@ -183,7 +187,7 @@ fn cluster_dns_answers_the_kubernetes_schema() {
         V,
         "apiVersion: v1\nkind: Service\nmetadata: {name: late}\nspec:\n  selector: {app: web}\n  ports: [{port: 81}]\n",
     );
-    for client in ["client-0", "client-1"] {
+    for client in ["client-0", "client-1", "client-2"] {
         eventually(Duration::from_secs(10), "the new Service resolving", || {
             (dnsq(&c, client, &["late.default.svc.cluster.local.", "+short"]).0 == 0).then_some(())
         });
@@ -281,7 +285,7 @@ fn cluster_dns_answers_the_kubernetes_schema() {
         V,
         &["get", "endpointslices", "-n", "kube-system", "-l", "kubernetes.io/service-name=kube-dns", "-o", "name"],
     );
-    assert_eq!(slices.lines().count(), 2, "{slices}");
+    assert_eq!(slices.lines().count(), 3, "{slices}");
 }
 
 /// dnsmasq in the cluster's underlay namespace: the upstream resolver for outside names
