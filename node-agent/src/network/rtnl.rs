@@ -88,8 +88,8 @@ impl Rtnl {
         self.set_link(&format!("set {name} up"), LinkUnspec::new_with_index(index).up().build()).await
     }
 
-    /// IPv4 addresses of a link as (address, prefix length).
-    pub(crate) async fn ipv4_addresses(&self, index: u32) -> Result<Vec<(AddressMessage, Ipv4Net)>, NetworkError> {
+    /// Every address message of a link, of both families.
+    async fn addresses(&self, index: u32) -> Result<Vec<AddressMessage>, NetworkError> {
         let all: Vec<AddressMessage> = self
             .handle
             .address()
@@ -99,9 +99,15 @@ impl Rtnl {
             .try_collect()
             .await
             .map_err(|e| NetworkError::netlink(format!("list addresses of link #{index}"), e))?;
-        Ok(all
+        Ok(all.into_iter().filter(|m| m.header.index == index).collect())
+    }
+
+    /// IPv4 addresses of a link as (address, prefix length).
+    pub(crate) async fn ipv4_addresses(&self, index: u32) -> Result<Vec<(AddressMessage, Ipv4Net)>, NetworkError> {
+        Ok(self
+            .addresses(index)
+            .await?
             .into_iter()
-            .filter(|m| m.header.index == index)
             .filter_map(|m| {
                 let ip = m.attributes.iter().find_map(|a| match a {
                     AddressAttribute::Local(IpAddr::V4(ip)) => Some(*ip),
@@ -135,18 +141,10 @@ impl Rtnl {
 
     /// Global IPv6 addresses of a link (link-local ones are the kernel's own).
     pub(crate) async fn ipv6_addresses(&self, index: u32) -> Result<Vec<(AddressMessage, Ipv6Net)>, NetworkError> {
-        let all: Vec<AddressMessage> = self
-            .handle
-            .address()
-            .get()
-            .set_link_index_filter(index)
-            .execute()
-            .try_collect()
-            .await
-            .map_err(|e| NetworkError::netlink(format!("list addresses of link #{index}"), e))?;
-        Ok(all
+        Ok(self
+            .addresses(index)
+            .await?
             .into_iter()
-            .filter(|m| m.header.index == index)
             .filter_map(|m| {
                 let ip = m.attributes.iter().find_map(|a| match a {
                     AddressAttribute::Address(IpAddr::V6(ip)) if !ip.is_unicast_link_local() => Some(*ip),
@@ -160,7 +158,11 @@ impl Rtnl {
 
     /// IPv6 routes of the main table.
     pub(crate) async fn ipv6_routes(&self) -> Result<Vec<RouteMessage>, NetworkError> {
-        let query = RouteMessageBuilder::<Ipv6Addr>::new().build();
+        self.main_routes(RouteMessageBuilder::<Ipv6Addr>::new().build()).await
+    }
+
+    /// The routes of the main table that `query` (one address family) selects.
+    async fn main_routes(&self, query: RouteMessage) -> Result<Vec<RouteMessage>, NetworkError> {
         let routes: Vec<RouteMessage> = self
             .handle
             .route()
@@ -168,7 +170,7 @@ impl Rtnl {
             .execute()
             .try_collect()
             .await
-            .map_err(|e| NetworkError::netlink("list IPv6 routes", e))?;
+            .map_err(|e| NetworkError::netlink("list routes", e))?;
         Ok(routes.into_iter().filter(|r| route_table(r) == MAIN_TABLE).collect())
     }
 
@@ -181,16 +183,7 @@ impl Rtnl {
 
     /// IPv4 routes of the main table.
     pub(crate) async fn ipv4_routes(&self) -> Result<Vec<RouteMessage>, NetworkError> {
-        let query = RouteMessageBuilder::<Ipv4Addr>::new().build();
-        let routes: Vec<RouteMessage> = self
-            .handle
-            .route()
-            .get(query)
-            .execute()
-            .try_collect()
-            .await
-            .map_err(|e| NetworkError::netlink("list routes", e))?;
-        Ok(routes.into_iter().filter(|r| route_table(r) == MAIN_TABLE).collect())
+        self.main_routes(RouteMessageBuilder::<Ipv4Addr>::new().build()).await
     }
 
     /// Adds or replaces a route (idempotent).
