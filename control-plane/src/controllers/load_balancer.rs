@@ -14,6 +14,7 @@ use kube::runtime::reflector::Store;
 use kube::runtime::watcher;
 use kube::ResourceExt;
 use serde_json::json;
+use std::collections::HashMap;
 use std::net::Ipv4Addr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -84,8 +85,10 @@ struct Context {
     client: kube::Client,
     pool: Pool,
     services: Store<Service>,
-    /// Serialises choices so two services never take the same address.
-    choosing: Mutex<()>,
+    /// Serialises choices so two services never take the same address, and remembers each
+    /// service's (uid's) last choice: the cache sees a patched status only when the watch
+    /// delivers it, and until then a second service could otherwise pick the same address.
+    choosing: Mutex<HashMap<String, Ipv4Addr>>,
     recorder: Recorder,
 }
 
@@ -97,7 +100,7 @@ pub async fn run(client: kube::Client, pool: Pool) {
         client,
         pool,
         services: controller.store(),
-        choosing: Mutex::new(()),
+        choosing: Mutex::new(HashMap::new()),
     });
     controller.run(reconcile, error_policy, ctx).for_each(|_| async {}).await;
 }
@@ -122,19 +125,27 @@ async fn reconcile(svc: Arc<Service>, ctx: Arc<Context>) -> Result<Action, kube:
         return Ok(Action::await_change());
     }
     let choice = {
-        let _guard = ctx.choosing.lock().unwrap_or_else(|e| e.into_inner());
+        let mut handed = ctx.choosing.lock().unwrap_or_else(|e| e.into_inner());
         let uid = svc.uid();
-        let used: Vec<Ipv4Addr> =
-            ctx.services.state().iter().filter(|s| s.uid() != uid && ours(s)).flat_map(|s| assigned(s)).collect();
+        let others: Vec<Arc<Service>> =
+            ctx.services.state().into_iter().filter(|s| s.uid() != uid && ours(s)).collect();
+        // Choices for services that are gone are forgotten; those still pending count as used.
+        handed.retain(|u, _| others.iter().any(|s| s.uid().as_deref() == Some(u.as_str())) || Some(u) == uid.as_ref());
+        let mut used: Vec<Ipv4Addr> = others.iter().flat_map(|s| assigned(s)).collect();
+        used.extend(handed.iter().filter(|(u, _)| Some(*u) != uid.as_ref()).map(|(_, ip)| *ip));
         let requested: Option<Ipv4Addr> =
             svc.spec.as_ref().and_then(|s| s.load_balancer_ip.as_deref()).and_then(|ip| ip.parse().ok());
-        match (mine.first(), requested) {
+        let choice = match (mine.first(), requested) {
             (Some(ip), None) if !used.contains(ip) => Some(*ip),
             (Some(ip), Some(r)) if *ip == r && !used.contains(ip) => Some(*ip),
             (_, Some(r)) if ctx.pool.contains(r) && !used.contains(&r) => Some(r),
             (_, Some(_)) => None,
             _ => ctx.pool.first_free(&used),
+        };
+        if let (Some(ip), Some(uid)) = (choice, uid) {
+            handed.insert(uid, ip);
         }
+        choice
     };
     let Some(ip) = choice else {
         let reason = if ctx.pool.is_empty() {
