@@ -37,6 +37,15 @@ pub fn run(name: &str) -> Result<()> {
             crate::ebpf::build(&root())?;
             crate::run(cargo().args(["run", "--release", "-p", "keel-e2e", "--bin", "bench-lb"]))
         }
-        other => bail!("unknown benchmark {other:?}; known: api, pods, scale, lb"),
+        "dns" => {
+            crate::setup::ensure()?;
+            crate::run(cargo().args(["build", "--release", "-p", "keel", "--bin", "keel"]))?;
+            crate::run(
+                cargo()
+                    .args(["run", "--release", "-p", "keel-e2e", "--bin", "bench-dns"])
+                    .env("KEEL_BIN", root().join("target/release/keel")),
+            )
+        }
+        other => bail!("unknown benchmark {other:?}; known: api, pods, scale, lb, dns"),
     }
 }

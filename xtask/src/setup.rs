@@ -47,6 +47,9 @@ fn ensure_packages() -> Result<()> {
         ("/usr/bin/dig", "dnsutils"),
         // The upstream resolver the DNS forwarding test starts in a cluster's own namespace.
         ("/usr/sbin/dnsmasq", "dnsmasq-base"),
+        // The DNS benchmark's load generator, and its ceiling (an authoritative server in C).
+        ("/usr/bin/dnsperf", "dnsperf"),
+        ("/usr/sbin/nsd", "nsd"),
     ];
     let missing: Vec<&str> =
         wanted.iter().filter(|(file, _)| !std::path::Path::new(file).exists()).map(|(_, pkg)| *pkg).collect();

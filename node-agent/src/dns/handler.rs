@@ -4,7 +4,7 @@ use std::sync::{Arc, RwLock};
 
 use hickory_proto::{
     op::{Edns, Header, Message, MessageType, OpCode, Query, ResponseCode},
-    rr::{DNSClass, Record, RecordType},
+    rr::{DNSClass, RData, Record, RecordType},
     xfer::Protocol,
 };
 use hickory_server::{
@@ -83,7 +83,8 @@ impl RequestHandler for Handler {
             _ => u16::MAX,
         };
         let query = request.queries().first().map(|q| q.original().clone());
-        let fits = encoded_len(&header, query.as_ref(), &reply, edns.as_ref()) <= usize::from(limit);
+        let fits = size_bound(query.as_ref(), &reply).is_some_and(|bound| bound <= usize::from(limit))
+            || encoded_len(&header, query.as_ref(), &reply, edns.as_ref()) <= usize::from(limit);
         let mut builder = MessageResponseBuilder::from_message_request(request);
         if let Some(e) = edns {
             builder.edns(e);
@@ -96,8 +97,7 @@ impl RequestHandler for Handler {
             header.set_truncated(true);
             response.send_response(builder.build_no_records(header)).await
         };
-        let qtype = query.as_ref().map_or_else(|| "none".to_string(), |q| q.query_type().to_string());
-        self.stats.record(&qtype, &rcode_name(header.response_code()), started.elapsed());
+        self.stats.record(query.as_ref().map(Query::query_type), header.response_code(), started.elapsed());
         match sent {
             Ok(info) => info,
             Err(e) => {
@@ -189,18 +189,29 @@ impl Handler {
     }
 }
 
-/// The mnemonic dig prints (NOERROR, NXDOMAIN...), for metric labels.
-fn rcode_name(code: ResponseCode) -> String {
-    match code {
-        ResponseCode::NoError => "NOERROR".into(),
-        ResponseCode::FormErr => "FORMERR".into(),
-        ResponseCode::ServFail => "SERVFAIL".into(),
-        ResponseCode::NXDomain => "NXDOMAIN".into(),
-        ResponseCode::NotImp => "NOTIMP".into(),
-        ResponseCode::Refused => "REFUSED".into(),
-        ResponseCode::BADVERS => "BADVERS".into(),
-        other => u16::from(other).to_string(),
+/// An upper bound of the response's size on the wire (names counted uncompressed, EDNS at its
+/// largest without options), cheap enough for every answer; `None` for record types it does not
+/// know, which then get encoded to measure.
+fn size_bound(query: Option<&Query>, reply: &Reply) -> Option<usize> {
+    // A name's wire form is its text form plus one byte (root label); the header is 12 bytes,
+    // the OPT record 11, a record's fixed part 10.
+    let name = |n: &hickory_proto::rr::Name| n.len() + 2;
+    let mut size = 12 + 11 + query.map_or(0, |q| name(q.name()) + 4);
+    for record in reply.answers.iter().chain(&reply.authority) {
+        let rdata = match record.data() {
+            RData::A(_) => 4,
+            RData::AAAA(_) => 16,
+            RData::CNAME(t) => name(&t.0),
+            RData::PTR(t) => name(&t.0),
+            RData::NS(t) => name(&t.0),
+            RData::SRV(srv) => 6 + name(srv.target()),
+            RData::SOA(soa) => name(soa.mname()) + name(soa.rname()) + 20,
+            RData::TXT(txt) => txt.txt_data().iter().map(|s| s.len() + 1).sum(),
+            _ => return None,
+        };
+        size += name(record.name()) + 10 + rdata;
     }
+    Some(size)
 }
 
 /// The size the response would have on the wire.

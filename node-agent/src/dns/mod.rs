@@ -4,7 +4,8 @@
 //! Local) leads each pod to its own node's server through the socket load balancer; every agent
 //! publishes its address as an EndpointSlice of that Service.
 //!
-//! - `zone.rs`: the index of names and records, built from Services and EndpointSlices;
+//! - `sources.rs`: the part of each Service, EndpointSlice and Pod the zone needs;
+//! - `zone.rs`: names and records, indexed from those summaries;
 //! - `handler.rs`: one request in, one response out (hickory-server runs the UDP/TCP loops);
 //! - `forward.rs`: other names, to the node's upstream resolvers with a cache;
 //! - `autopath.rs`: search-list completion on the server for this node's pods;
@@ -17,6 +18,7 @@ mod handler;
 mod names;
 #[cfg(test)]
 mod packet_fuzz;
+pub mod sources;
 mod stats;
 mod watch;
 pub mod zone;

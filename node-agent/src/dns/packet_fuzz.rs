@@ -52,8 +52,9 @@ fn handler() -> Handler {
         "metadata": {"name": "web", "namespace": "default"},
         "spec": {"clusterIP": "10.96.0.50", "ports": [{"name": "http", "port": 80}]}}))
     .expect("fixture");
+    let services = [Arc::new(super::sources::ServiceInfo::from_service(&svc).expect("fixture"))];
     let sources =
-        zone::Sources { services: &[&svc], slices: &[], dns_ip: None, pod_records: zone::PodRecords::Insecure };
+        zone::Sources { services: &services, slices: &[], dns_ip: None, pod_records: zone::PodRecords::Insecure };
     let zone = zone::Zone::build("cluster.local", 5, &sources).expect("zone");
     Handler::new(Arc::new(RwLock::new(Arc::new(zone))), None, None, Arc::new(DnsStats::default()))
 }

@@ -10,13 +10,16 @@ use std::{
     time::Duration,
 };
 
+use hickory_proto::{op::ResponseCode, rr::RecordType};
+
 /// Upper bounds of the latency buckets, in seconds (Prometheus `le`).
 const BUCKETS: [f64; 8] = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.01, 0.1, 1.0];
 
 #[derive(Default)]
 pub struct DnsStats {
-    /// (query type, response code) -> queries.
-    queries: Mutex<BTreeMap<(String, String), u64>>,
+    /// (query type, response code), as on the wire -> queries. Numbers, not names, so counting
+    /// a query allocates nothing.
+    queries: Mutex<BTreeMap<(u16, u16), u64>>,
     /// Positive forwarded answers from the cache, and from an upstream.
     cache_hits: AtomicU64,
     cache_misses: AtomicU64,
@@ -26,12 +29,13 @@ pub struct DnsStats {
 }
 
 impl DnsStats {
-    pub fn record(&self, qtype: &str, rcode: &str, took: Duration) {
+    /// One answered query; `qtype` is `None` for requests without a question.
+    pub fn record(&self, qtype: Option<RecordType>, rcode: ResponseCode, took: Duration) {
         *self
             .queries
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .entry((qtype.to_string(), rcode.to_string()))
+            .entry((qtype.map_or(0, u16::from), u16::from(rcode)))
             .or_default() += 1;
         let secs = took.as_secs_f64();
         for (bucket, bound) in self.buckets.iter().zip(BUCKETS) {
@@ -57,7 +61,9 @@ impl DnsStats {
         let _ =
             writeln!(out, "# HELP keel_dns_queries_total DNS queries answered by the node, by type and response code.");
         let _ = writeln!(out, "# TYPE keel_dns_queries_total counter");
-        for ((qtype, rcode), n) in self.queries.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+        for (&(qtype, rcode), n) in self.queries.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+            let qtype = if qtype == 0 { "none".to_string() } else { RecordType::from(qtype).to_string() };
+            let rcode = rcode_name(<ResponseCode as From<u16>>::from(rcode));
             let _ = writeln!(out, "keel_dns_queries_total{{node=\"{node}\",type=\"{qtype}\",rcode=\"{rcode}\"}} {n}");
         }
         let (hits, misses) = (self.cache_hits.load(Ordering::Relaxed), self.cache_misses.load(Ordering::Relaxed));
@@ -89,6 +95,20 @@ impl DnsStats {
     }
 }
 
+/// The mnemonic dig prints (NOERROR, NXDOMAIN...), for metric labels.
+fn rcode_name(code: ResponseCode) -> String {
+    match code {
+        ResponseCode::NoError => "NOERROR".into(),
+        ResponseCode::FormErr => "FORMERR".into(),
+        ResponseCode::ServFail => "SERVFAIL".into(),
+        ResponseCode::NXDomain => "NXDOMAIN".into(),
+        ResponseCode::NotImp => "NOTIMP".into(),
+        ResponseCode::Refused => "REFUSED".into(),
+        ResponseCode::BADVERS => "BADVERS".into(),
+        other => u16::from(other).to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -96,9 +116,9 @@ mod tests {
     #[test]
     fn counts_by_type_and_code_and_fills_cumulative_buckets() {
         let stats = DnsStats::default();
-        stats.record("A", "NOERROR", Duration::from_micros(80));
-        stats.record("A", "NOERROR", Duration::from_millis(2));
-        stats.record("AAAA", "NXDOMAIN", Duration::from_micros(200));
+        stats.record(Some(RecordType::A), ResponseCode::NoError, Duration::from_micros(80));
+        stats.record(Some(RecordType::A), ResponseCode::NoError, Duration::from_millis(2));
+        stats.record(Some(RecordType::AAAA), ResponseCode::NXDomain, Duration::from_micros(200));
         let mut out = String::new();
         stats.render("n1", &mut out);
         assert!(out.contains("keel_dns_queries_total{node=\"n1\",type=\"A\",rcode=\"NOERROR\"} 2"), "{out}");

@@ -1,6 +1,12 @@
-//! Keeps the zone equal to the API: reflectors on Services and EndpointSlices, and a rebuild of
-//! the whole zone (milliseconds for thousands of names) after each burst of changes.
-use std::{net::IpAddr, sync::Arc, time::Duration};
+//! Keeps the zone equal to the API: watches on Services and EndpointSlices (and Pods, for
+//! verified pod records) that keep only each object's summary, and a rebuild of the zone after
+//! each burst of changes. A rebuild indexes the shared summaries; it copies none of them.
+use std::{
+    collections::{HashMap, HashSet},
+    net::IpAddr,
+    sync::{Arc, RwLock},
+    time::Duration,
+};
 
 use futures::StreamExt;
 use k8s_openapi::api::{
@@ -8,13 +14,14 @@ use k8s_openapi::api::{
     discovery::v1::EndpointSlice,
 };
 use kube::{
-    runtime::{reflector, watcher, WatchStreamExt},
-    Api,
+    runtime::{watcher, WatchStreamExt},
+    Api, ResourceExt,
 };
-use tokio::sync::Notify;
+use tokio::sync::{watch, Notify};
 
 use super::{
     handler::SharedZone,
+    sources::{pod_addresses, PodAddresses, ServiceInfo, ServiceKind, SliceInfo},
     zone::{PodRecords, Sources, Zone},
     DnsConfig, PodRecordsMode,
 };
@@ -24,74 +31,152 @@ const BATCH: Duration = Duration::from_millis(20);
 
 pub async fn run(client: kube::Client, config: DnsConfig, shared: SharedZone) {
     let changed = Arc::new(Notify::new());
-    let services = reflect(Api::<Service>::all(client.clone()), changed.clone());
-    let slices = reflect(Api::<EndpointSlice>::all(client.clone()), changed.clone());
-    // Verified pod records need every pod's address; the other modes need no pod at all.
-    let pods =
-        (config.pod_records == PodRecordsMode::Verified).then(|| reflect(Api::<Pod>::all(client), changed.clone()));
-    if services.wait_until_ready().await.is_err() || slices.wait_until_ready().await.is_err() {
-        return;
-    }
+    let services =
+        Summaries::watch(Api::<Service>::all(client.clone()), |s| ServiceInfo::from_service(s).map(Arc::new), &changed);
+    let slices = Summaries::watch(
+        Api::<EndpointSlice>::all(client.clone()),
+        |s| SliceInfo::from_slice(s).map(Arc::new),
+        &changed,
+    );
+    // Verified pod records need every pod's addresses; the other modes need no pod at all.
+    let pods = (config.pod_records == PodRecordsMode::Verified)
+        .then(|| Summaries::watch(Api::<Pod>::all(client), pod_addresses, &changed));
+    services.ready().await;
+    slices.ready().await;
     if let Some(pods) = &pods {
-        if pods.wait_until_ready().await.is_err() {
-            return;
-        }
+        pods.ready().await;
     }
     loop {
         tokio::time::sleep(BATCH).await;
-        let (svcs, eps) = (services.state(), slices.state());
-        let svc_refs: Vec<&Service> = svcs.iter().map(|s| &**s).collect();
-        let slice_refs: Vec<&EndpointSlice> = eps.iter().map(|s| &**s).collect();
-        let dns_ip = svc_refs
-            .iter()
-            .find(|s| {
-                s.metadata.namespace.as_deref() == Some("kube-system") && s.metadata.name.as_deref() == Some("kube-dns")
-            })
-            .and_then(|s| s.spec.as_ref()?.cluster_ip.as_deref()?.parse::<IpAddr>().ok());
-        let pod_records = match (config.pod_records, &pods) {
-            (PodRecordsMode::Verified, Some(pods)) => PodRecords::Verified(pod_addresses(&pods.state())),
-            (PodRecordsMode::Disabled, _) => PodRecords::Disabled,
-            _ => PodRecords::Insecure,
-        };
-        let sources = Sources { services: &svc_refs, slices: &slice_refs, dns_ip, pod_records };
-        match Zone::build(&config.domain, config.ttl, &sources) {
-            Ok(zone) => {
-                tracing::debug!(names = zone.names(), "cluster DNS zone rebuilt");
-                *shared.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(zone);
-            }
-            Err(e) => tracing::error!(error = %e, "building the cluster DNS zone"),
-        }
+        rebuild(&config, &shared, &services, &slices, pods.as_ref());
         changed.notified().await;
     }
 }
 
-/// (address, namespace) of every pod address, for verified pod records.
-fn pod_addresses(pods: &[Arc<Pod>]) -> std::collections::HashSet<(IpAddr, String)> {
-    let mut out = std::collections::HashSet::new();
-    for pod in pods {
-        let Some(ns) = pod.metadata.namespace.clone() else { continue };
-        let Some(status) = pod.status.as_ref() else { continue };
-        let ips = status.pod_ips.iter().flatten().map(|i| i.ip.as_str()).chain(status.pod_ip.as_deref());
-        for ip in ips.filter_map(|ip| ip.parse::<IpAddr>().ok()) {
-            out.insert((ip, ns.clone()));
+fn rebuild(
+    config: &DnsConfig,
+    shared: &SharedZone,
+    services: &Summaries<Arc<ServiceInfo>>,
+    slices: &Summaries<Arc<SliceInfo>>,
+    pods: Option<&Summaries<PodAddresses>>,
+) {
+    let (services, slices) = (services.values(), slices.values());
+    let dns_ip = services.iter().find(|s| &*s.namespace == "kube-system" && &*s.name == "kube-dns").and_then(|s| {
+        match &s.kind {
+            ServiceKind::ClusterIp { ips, .. } => ips.first().copied(),
+            _ => None,
         }
+    });
+    let pod_records = match (config.pod_records, pods) {
+        (PodRecordsMode::Verified, Some(pods)) => PodRecords::Verified(Arc::new(pods.verified_index())),
+        (PodRecordsMode::Disabled, _) => PodRecords::Disabled,
+        _ => PodRecords::Insecure,
+    };
+    let sources = Sources { services: &services, slices: &slices, dns_ip, pod_records };
+    match Zone::build(&config.domain, config.ttl, &sources) {
+        Ok(zone) => {
+            tracing::debug!(services = zone.services(), "cluster DNS zone rebuilt");
+            let old = std::mem::replace(&mut *shared.write().unwrap_or_else(|e| e.into_inner()), Arc::new(zone));
+            drop(old);
+            release_freed_memory();
+        }
+        Err(e) => tracing::error!(error = %e, "building the cluster DNS zone"),
     }
-    out
 }
 
-/// A reflector whose every event wakes `changed` (after the store holds it).
-fn reflect<K>(api: Api<K>, changed: Arc<Notify>) -> reflector::Store<K>
-where
-    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
-    K::DynamicType: Default + Eq + std::hash::Hash + Clone + Send + Sync,
-{
-    let (reader, writer) = reflector::store::<K>();
-    let stream = reflector::reflector(writer, watcher(api, watcher::Config::default())).default_backoff();
-    tokio::spawn(stream.for_each(move |event| {
-        if event.is_ok() {
-            changed.notify_one();
+/// Hands the pages freed by the old zone back to the kernel: glibc keeps them otherwise, and a
+/// burst of rebuilds would leave the agent's resident memory at its peak.
+fn release_freed_memory() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: malloc_trim only walks the allocator's own free lists.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+/// The summary of every watched object, by `<namespace>/<name>`: what a reflector keeps, without
+/// the rest of each object.
+struct Summaries<T> {
+    map: Arc<RwLock<HashMap<Box<str>, T>>>,
+    ready: watch::Receiver<bool>,
+}
+
+impl<T: Clone + Send + Sync + 'static> Summaries<T> {
+    /// Starts the watch; every change wakes `changed` after the map holds it. Objects `summary`
+    /// maps to `None` are left out.
+    fn watch<K>(api: Api<K>, summary: fn(&K) -> Option<T>, changed: &Arc<Notify>) -> Self
+    where
+        K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
+        K::DynamicType: Default,
+    {
+        let map = Arc::new(RwLock::new(HashMap::new()));
+        let (ready_tx, ready) = watch::channel(false);
+        let (store, changed) = (map.clone(), changed.clone());
+        let key = |o: &K| Box::<str>::from(format!("{}/{}", o.namespace().unwrap_or_default(), o.name_any()));
+        tokio::spawn(async move {
+            let mut events = watcher(api, watcher::Config::default()).default_backoff().boxed();
+            // A relist fills this, then replaces the map at once.
+            let mut relist: Option<HashMap<Box<str>, T>> = None;
+            while let Some(event) = events.next().await {
+                let mut map = store.write().unwrap_or_else(|e| e.into_inner());
+                match event {
+                    Ok(watcher::Event::Init) => relist = Some(HashMap::new()),
+                    Ok(watcher::Event::InitApply(o)) => {
+                        if let (Some(fresh), Some(value)) = (relist.as_mut(), summary(&o)) {
+                            fresh.insert(key(&o), value);
+                        }
+                        continue;
+                    }
+                    Ok(watcher::Event::InitDone) => {
+                        *map = relist.take().unwrap_or_default();
+                        map.shrink_to_fit();
+                        let _ = ready_tx.send(true);
+                    }
+                    Ok(watcher::Event::Apply(o)) => match summary(&o) {
+                        Some(value) => {
+                            map.insert(key(&o), value);
+                        }
+                        None => {
+                            map.remove(&key(&o));
+                        }
+                    },
+                    Ok(watcher::Event::Delete(o)) => {
+                        map.remove(&key(&o));
+                    }
+                    Err(e) => {
+                        tracing::debug!(error = %e, "cluster DNS watch");
+                        continue;
+                    }
+                }
+                drop(map);
+                changed.notify_one();
+            }
+        });
+        Self { map, ready }
+    }
+
+    async fn ready(&self) {
+        let mut ready = self.ready.clone();
+        let _ = ready.wait_for(|r| *r).await;
+    }
+
+    fn values(&self) -> Vec<T> {
+        self.map.read().unwrap_or_else(|e| e.into_inner()).values().cloned().collect()
+    }
+}
+
+impl Summaries<PodAddresses> {
+    /// (address, namespace) of every pod address, for verified pod records; each namespace's
+    /// name is stored once.
+    fn verified_index(&self) -> HashSet<(IpAddr, Arc<str>)> {
+        let map = self.map.read().unwrap_or_else(|e| e.into_inner());
+        let mut namespaces: HashMap<&str, Arc<str>> = HashMap::new();
+        let mut index = HashSet::with_capacity(map.len());
+        for (key, ips) in map.iter() {
+            let ns = key.split_once('/').map_or("", |(ns, _)| ns);
+            let ns = namespaces.entry(ns).or_insert_with(|| Arc::from(ns)).clone();
+            index.extend(ips.iter().map(|ip| (ip, ns.clone())));
         }
-        async {}
-    }));
-    reader
+        index
+    }
 }

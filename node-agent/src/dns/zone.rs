@@ -1,20 +1,28 @@
-//! The cluster zone as an in-memory index, built from Services and EndpointSlices: every name
-//! the Kubernetes DNS specification (schema 1.0.1) defines, with its records, plus the empty
-//! non-terminals between them and the zone apex (which answer NODATA, not NXDOMAIN). Pure, so the
-//! rules are tested without a server. Rebuilt whole on change and swapped in behind an `Arc`.
+//! The cluster zone: every name the Kubernetes DNS specification (schema 1.0.1) defines, with
+//! its records, plus the empty non-terminals between them and the zone apex (which answer NODATA,
+//! not NXDOMAIN). Pure, so the rules are tested without a server.
+//!
+//! The zone keeps the compact Service and EndpointSlice summaries (`sources.rs`) indexed by name
+//! and address, and makes the records of a question when it is asked, the way CoreDNS's
+//! kubernetes plugin does: a prebuilt record per name costs several hundred bytes, which every
+//! node would pay for every endpoint of the cluster. Rebuilt whole on change (the summaries are
+//! shared, not copied) and swapped in behind an `Arc`.
 use std::{
-    collections::{BTreeSet, HashMap},
+    collections::{HashMap, HashSet},
     net::IpAddr,
     str::FromStr,
+    sync::Arc,
 };
 
 use hickory_proto::rr::{
     rdata::{A, AAAA, CNAME, NS, PTR, SOA, SRV, TXT},
     LowerName, Name, RData, Record, RecordType,
 };
-use k8s_openapi::api::{core::v1::Service, discovery::v1::EndpointSlice};
 
-use super::names::{dashed, reverse_to_ip, undashed};
+use super::{
+    names::{dashed, reverse_to_ip, undashed},
+    sources::{NamedPort, ServiceInfo, ServiceKind, SliceInfo},
+};
 
 /// Version of the Kubernetes DNS specification served (`dns-version` TXT).
 pub const SCHEMA_VERSION: &str = "1.0.1";
@@ -32,29 +40,40 @@ pub enum Answer {
     NotOurs,
 }
 
-#[derive(Debug, Default)]
-struct Node {
-    records: Vec<Record>,
+/// One Service and, when headless, its EndpointSlices.
+struct Entry {
+    info: Arc<ServiceInfo>,
+    slices: Vec<Arc<SliceInfo>>,
+    /// `<svc>.<ns>.svc.<zone>`, made once: SRV and PTR answers point at it.
+    base: Name,
+}
+
+/// What a reverse name points at: a ClusterIP's Service, or a headless endpoint's own name.
+struct PtrTarget {
+    service: Arc<ServiceInfo>,
+    /// The endpoint's first label (hostname or dashed address); `None` for a ClusterIP.
+    endpoint: Option<Box<str>>,
 }
 
 pub struct Zone {
     origin: Name,
     lower_origin: LowerName,
     ttl: u32,
-    nodes: HashMap<LowerName, Node>,
-    /// Address -> the names whose PTR it has.
-    reverse: HashMap<IpAddr, Vec<Name>>,
     soa: Record,
+    /// The apex NS record, and the address of the server it names when known.
+    apex_ns: Record,
+    ns_address: Option<IpAddr>,
+    /// Namespace -> name -> Service, lower case. A namespace is here when it has a Service
+    /// (`<ns>.svc.<zone>` exists then).
+    services: HashMap<Box<str>, HashMap<Box<str>, Entry>>,
+    reverse: HashMap<IpAddr, Vec<PtrTarget>>,
     pod_records: PodRecords,
 }
 
-/// (port name, lowercase protocol, number): one SRV name per entry.
-type NamedPort = (String, String, u16);
-
 /// Input of [`Zone::build`].
 pub struct Sources<'a> {
-    pub services: &'a [&'a Service],
-    pub slices: &'a [&'a EndpointSlice],
+    pub services: &'a [Arc<ServiceInfo>],
+    pub slices: &'a [Arc<SliceInfo>],
     /// The kube-dns ClusterIP, for the apex's NS record.
     pub dns_ip: Option<IpAddr>,
     pub pod_records: PodRecords,
@@ -66,203 +85,210 @@ pub enum PodRecords {
     /// Any well-formed name answers with the address it spells (CoreDNS's default).
     #[default]
     Insecure,
-    /// Only when a pod of that namespace has that address.
-    Verified(std::collections::HashSet<(IpAddr, String)>),
+    /// Only when a pod of that namespace has that address. The namespaces are shared.
+    Verified(Arc<HashSet<(IpAddr, Arc<str>)>>),
     /// Never.
     Disabled,
 }
 
 impl Zone {
-    /// `domain`: e.g. `cluster.local`. Invalid names in the input are skipped (logged by nobody:
-    /// the API already validates Service and EndpointSlice names).
+    /// `domain`: e.g. `cluster.local`. Invalid names in the input are skipped (the API already
+    /// validates Service and EndpointSlice names).
     pub fn build(domain: &str, ttl: u32, sources: &Sources<'_>) -> Result<Self, String> {
-        let origin = Name::from_str(&format!("{}.", domain.trim_end_matches('.')))
+        let origin = Name::from_str(&format!("{}.", domain.trim_end_matches('.').to_ascii_lowercase()))
             .map_err(|e| format!("cluster domain {domain:?}: {e}"))?;
-        let name = |s: &str| Name::from_str(s).ok();
-        let ns_name = name(&format!("ns.dns.{origin}")).ok_or("bad ns name")?;
+        let name = |s: &str| Name::from_str(s).map_err(|e| format!("{s}: {e}"));
+        let ns_name = name(&format!("ns.dns.{origin}"))?;
         let soa = Record::from_rdata(
             origin.clone(),
             ttl,
-            RData::SOA(SOA::new(
-                ns_name.clone(),
-                name(&format!("hostmaster.{origin}")).ok_or("bad rname")?,
-                1,
-                7200,
-                1800,
-                86400,
-                ttl,
-            )),
+            RData::SOA(SOA::new(ns_name.clone(), name(&format!("hostmaster.{origin}"))?, 1, 7200, 1800, 86400, ttl)),
         );
+        let apex_ns = Record::from_rdata(origin.clone(), ttl, RData::NS(NS(ns_name)));
         let mut zone = Zone {
             lower_origin: LowerName::new(&origin),
-            origin: origin.clone(),
+            origin,
             ttl,
-            nodes: HashMap::new(),
+            soa,
+            apex_ns,
+            ns_address: sources.dns_ip,
+            services: HashMap::new(),
             reverse: HashMap::new(),
-            soa: soa.clone(),
             pod_records: sources.pod_records.clone(),
         };
-        zone.add(soa);
-        zone.add(Record::from_rdata(origin.clone(), ttl, RData::NS(NS(ns_name.clone()))));
-        if let Some(ip) = sources.dns_ip {
-            zone.add(address(ns_name, ttl, ip));
-        }
-        if let Some(v) = name(&format!("dns-version.{origin}")) {
-            zone.add(Record::from_rdata(v, ttl, RData::TXT(TXT::new(vec![SCHEMA_VERSION.to_string()]))));
-        }
-        for sub in ["svc", "pod"] {
-            if let Some(n) = name(&format!("{sub}.{origin}")) {
-                zone.ensure(&n);
-            }
-        }
-        let mut slices_by_service: HashMap<(String, String), Vec<&EndpointSlice>> = HashMap::new();
+        let mut slices: HashMap<(&str, &str), Vec<Arc<SliceInfo>>> = HashMap::new();
         for slice in sources.slices {
-            let ns = slice.metadata.namespace.clone().unwrap_or_default();
-            if let Some(svc) = slice.metadata.labels.as_ref().and_then(|l| l.get("kubernetes.io/service-name")) {
-                slices_by_service.entry((ns, svc.clone())).or_default().push(slice);
-            }
+            slices.entry((&slice.namespace, &slice.service)).or_default().push(slice.clone());
         }
-        for svc in sources.services {
-            let (Some(ns), Some(svc_name)) = (svc.metadata.namespace.as_deref(), svc.metadata.name.as_deref()) else {
+        for info in sources.services {
+            let Ok(base) = Name::from_str(&format!("{}.{}.svc.{}", info.name, info.namespace, zone.origin)) else {
                 continue;
             };
-            let Some(base) = name(&format!("{svc_name}.{ns}.svc.{origin}")) else { continue };
-            if let Some(n) = name(&format!("{ns}.svc.{origin}")) {
-                zone.ensure(&n);
-            }
-            let slices = slices_by_service.get(&(ns.to_string(), svc_name.to_string())).map(Vec::as_slice);
-            zone.add_service(svc, &base, slices.unwrap_or_default());
+            let own_slices = match info.kind {
+                ServiceKind::Headless => slices.remove(&(&*info.namespace, &*info.name)).unwrap_or_default(),
+                _ => Vec::new(),
+            };
+            zone.index_reverse(info, &own_slices);
+            let entry = Entry { info: info.clone(), slices: own_slices, base };
+            zone.services
+                .entry(info.namespace.to_ascii_lowercase().into())
+                .or_default()
+                .insert(info.name.to_ascii_lowercase().into(), entry);
         }
         Ok(zone)
     }
 
-    fn add_service(&mut self, svc: &Service, base: &Name, slices: &[&EndpointSlice]) {
-        let Some(spec) = svc.spec.as_ref() else { return };
-        let ttl = self.ttl;
-        if spec.type_.as_deref() == Some("ExternalName") {
-            let target = spec
-                .external_name
-                .as_deref()
-                .and_then(|t| Name::from_str(&format!("{}.", t.trim_end_matches('.'))).ok());
-            if let Some(target) = target {
-                self.add(Record::from_rdata(base.clone(), ttl, RData::CNAME(CNAME(target))));
-            }
-            return;
-        }
-        let cluster_ips: BTreeSet<IpAddr> =
-            spec.cluster_ips.iter().flatten().chain(spec.cluster_ip.iter()).filter_map(|ip| ip.parse().ok()).collect();
-        if !cluster_ips.is_empty() {
-            for ip in cluster_ips {
-                self.add(address(base.clone(), ttl, ip));
-                self.reverse.entry(ip).or_default().push(base.clone());
-            }
-            for port in spec.ports.iter().flatten() {
-                let Some(port_name) = port.name.as_deref().filter(|n| !n.is_empty()) else { continue };
-                let proto = port.protocol.as_deref().unwrap_or("TCP").to_ascii_lowercase();
-                let Ok(number) = u16::try_from(port.port) else { continue };
-                if let Ok(srv) = Name::from_str(&format!("_{port_name}._{proto}.{base}")) {
-                    self.add(Record::from_rdata(srv, ttl, RData::SRV(SRV::new(0, 100, number, base.clone()))));
-                }
-            }
-            return;
-        }
-        self.add_headless(base, slices);
-    }
-
-    /// One address record per ready endpoint, at the service name and at the endpoint's own name
-    /// (its hostname, or its dashed address), and SRV records per named port and endpoint.
-    fn add_headless(&mut self, base: &Name, slices: &[&EndpointSlice]) {
-        let ttl = self.ttl;
-        let mut targets: Vec<(Name, Vec<NamedPort>)> = Vec::new();
-        for slice in slices {
-            let ports: Vec<NamedPort> = slice
-                .ports
-                .iter()
-                .flatten()
-                .filter_map(|p| {
-                    let name = p.name.clone().filter(|n| !n.is_empty())?;
-                    let proto = p.protocol.as_deref().unwrap_or("TCP").to_ascii_lowercase();
-                    Some((name, proto, u16::try_from(p.port?).ok()?))
-                })
-                .collect();
-            for ep in &slice.endpoints {
-                // A missing `ready` means ready; publishNotReadyAddresses is already folded in.
-                if ep.conditions.as_ref().and_then(|c| c.ready) == Some(false) {
-                    continue;
-                }
-                for ip in ep.addresses.iter().filter_map(|a| a.parse::<IpAddr>().ok()) {
-                    let host = ep.hostname.clone().unwrap_or_else(|| dashed(ip));
-                    let Ok(own) = Name::from_str(&format!("{host}.{base}")) else { continue };
-                    self.add(address(base.clone(), ttl, ip));
-                    self.add(address(own.clone(), ttl, ip));
-                    self.reverse.entry(ip).or_default().push(own.clone());
-                    targets.push((own, ports.clone()));
-                }
+    fn index_reverse(&mut self, info: &Arc<ServiceInfo>, slices: &[Arc<SliceInfo>]) {
+        if let ServiceKind::ClusterIp { ips, .. } = &info.kind {
+            for ip in ips.iter() {
+                self.reverse.entry(*ip).or_default().push(PtrTarget { service: info.clone(), endpoint: None });
             }
         }
-        for (target, ports) in targets {
-            for (port_name, proto, number) in ports {
-                if let Ok(srv) = Name::from_str(&format!("_{port_name}._{proto}.{base}")) {
-                    self.add(Record::from_rdata(srv, ttl, RData::SRV(SRV::new(0, 100, number, target.clone()))));
-                }
+        for ep in slices.iter().flat_map(|s| s.endpoints.iter()) {
+            for ip in ep.addresses.iter() {
+                let label = ep.hostname.clone().unwrap_or_else(|| dashed(*ip).into());
+                self.reverse.entry(*ip).or_default().push(PtrTarget { service: info.clone(), endpoint: Some(label) });
             }
         }
     }
 
-    /// Adds a record and makes every name between it and the apex exist.
-    fn add(&mut self, record: Record) {
-        let name = record.name().clone();
-        self.ensure(&name);
-        if let Some(node) = self.nodes.get_mut(&LowerName::new(&name)) {
-            if !node.records.contains(&record) {
-                node.records.push(record);
-            }
-        }
-    }
-
-    fn ensure(&mut self, name: &Name) {
-        let mut current = name.clone();
-        loop {
-            let lower = LowerName::new(&current);
-            if !self.lower_origin.zone_of(&lower) {
-                return;
-            }
-            let fresh = !self.nodes.contains_key(&lower);
-            self.nodes.entry(lower.clone()).or_default();
-            if !fresh || lower == self.lower_origin {
-                return;
-            }
-            current = current.base_name();
-        }
-    }
-
-    /// Answers `qtype` at `qname` from the index.
+    /// Answers `qtype` at `qname`.
     pub fn lookup(&self, qname: &LowerName, qtype: RecordType) -> Answer {
         if !self.lower_origin.zone_of(qname) {
             return self.lookup_reverse(qname, qtype);
         }
-        if let Some(node) = self.nodes.get(qname) {
-            return pick(&node.records, qtype);
-        }
-        match self.pod_address(qname) {
-            Some(ip) => pick(&[address(Name::from(qname.clone()), self.ttl, ip)], qtype),
-            None => Answer::NxDomain,
+        let relative = usize::from(qname.num_labels() - self.origin.num_labels());
+        let owner = Name::from(qname.clone());
+        // The labels below the origin, outermost first: ["svc", "<ns>", "<svc>", ...].
+        let labels: Vec<&[u8]> = owner.iter().take(relative).collect::<Vec<_>>().into_iter().rev().collect();
+        let records = match labels.as_slice() {
+            [] => vec![self.soa.clone(), self.apex_ns.clone()],
+            [b"dns-version"] => {
+                vec![Record::from_rdata(owner, self.ttl, RData::TXT(TXT::new(vec![SCHEMA_VERSION.to_string()])))]
+            }
+            [b"dns"] if self.ns_address.is_some() => Vec::new(),
+            [b"dns", b"ns"] => match self.ns_address {
+                Some(ip) => vec![address(owner, self.ttl, ip)],
+                None => return Answer::NxDomain,
+            },
+            [b"svc"] | [b"pod"] => Vec::new(),
+            [b"svc", ns] => match self.services.contains_key(utf8(ns)) {
+                true => Vec::new(),
+                false => return Answer::NxDomain,
+            },
+            [b"svc", ns, svc, rest @ ..] => {
+                let Some(entry) = self.services.get(utf8(ns)).and_then(|s| s.get(utf8(svc))) else {
+                    return Answer::NxDomain;
+                };
+                match self.service_records(entry, rest, &owner) {
+                    Some(records) => records,
+                    None => return Answer::NxDomain,
+                }
+            }
+            [b"pod", ns, host] => match self.pod_address(utf8(ns), utf8(host)) {
+                Some(ip) => vec![address(owner, self.ttl, ip)],
+                None => return Answer::NxDomain,
+            },
+            _ => return Answer::NxDomain,
+        };
+        pick(records, qtype)
+    }
+
+    /// The records at `<rest>.<svc>.<ns>.svc.<zone>` (`rest` outermost first); `None` when that
+    /// name does not exist.
+    fn service_records(&self, entry: &Entry, rest: &[&[u8]], owner: &Name) -> Option<Vec<Record>> {
+        let ttl = self.ttl;
+
+        match (&entry.info.kind, rest) {
+            (ServiceKind::ExternalName(target), []) => {
+                let target = Name::from_str(&format!("{}.", target.trim_end_matches('.'))).ok()?;
+                Some(vec![Record::from_rdata(owner.clone(), ttl, RData::CNAME(CNAME(target)))])
+            }
+            (ServiceKind::ClusterIp { ips, .. }, []) => {
+                Some(ips.iter().map(|ip| address(owner.clone(), ttl, *ip)).collect())
+            }
+            (ServiceKind::ClusterIp { ports, .. }, [proto]) => {
+                ports.iter().any(|p| is_underscored(proto, &p.protocol)).then(Vec::new)
+            }
+            (ServiceKind::ClusterIp { ports, .. }, [proto, port]) => {
+                let target = &entry.base;
+                let records: Vec<Record> = ports
+                    .iter()
+                    .filter(|p| is_underscored(proto, &p.protocol) && is_underscored(port, &p.name))
+                    .map(|p| {
+                        Record::from_rdata(owner.clone(), ttl, RData::SRV(SRV::new(0, 100, p.port, target.clone())))
+                    })
+                    .collect();
+                (!records.is_empty()).then_some(records)
+            }
+            (ServiceKind::Headless, []) => {
+                let records: Vec<Record> =
+                    self.endpoints(entry).map(|(_, _, ip)| address(owner.clone(), ttl, ip)).collect();
+                (!records.is_empty()).then_some(records)
+            }
+            (ServiceKind::Headless, [label]) => {
+                let label = utf8(label);
+                let records: Vec<Record> = self
+                    .endpoints(entry)
+                    .filter(|(_, own, _)| own.eq_ignore_ascii_case(label))
+                    .map(|(_, _, ip)| address(owner.clone(), ttl, ip))
+                    .collect();
+                if !records.is_empty() {
+                    return Some(records);
+                }
+                // `_<proto>`: exists when some SRV name below it does.
+                let srv_below = self
+                    .endpoints(entry)
+                    .any(|(slice, _, _)| slice.ports.iter().any(|p| is_underscored(label.as_bytes(), &p.protocol)));
+                srv_below.then(Vec::new)
+            }
+            (ServiceKind::Headless, [proto, port]) => {
+                let mut records = Vec::new();
+                for (slice, own, _) in self.endpoints(entry) {
+                    let wanted = |p: &&NamedPort| is_underscored(proto, &p.protocol) && is_underscored(port, &p.name);
+                    for p in slice.ports.iter().filter(wanted) {
+                        let target = endpoint_name(&entry.base, &own)?;
+                        let srv = Record::from_rdata(owner.clone(), ttl, RData::SRV(SRV::new(0, 100, p.port, target)));
+                        // An endpoint in two slices (one per family) has one SRV per port.
+                        if !records.contains(&srv) {
+                            records.push(srv);
+                        }
+                    }
+                }
+                (!records.is_empty()).then_some(records)
+            }
+            _ => None,
         }
     }
 
-    /// `<dashed IP>.<namespace>.pod.<zone>`: any address, as CoreDNS's default "insecure" mode.
-    fn pod_address(&self, qname: &LowerName) -> Option<IpAddr> {
-        let name = Name::from(qname.clone());
-        let labels: Vec<String> = name.iter().map(|l| String::from_utf8_lossy(l).into_owned()).collect();
-        let origin_labels = self.origin.num_labels() as usize;
-        // host, namespace, "pod", then the origin's labels.
-        if labels.len() != origin_labels + 3 || labels[2] != "pod" {
-            return None;
+    /// Every ready address of a headless Service, with its slice and its own first label.
+    fn endpoints<'a>(&self, entry: &'a Entry) -> impl Iterator<Item = (&'a SliceInfo, String, IpAddr)> + 'a {
+        entry.slices.iter().flat_map(|slice| {
+            slice.endpoints.iter().flat_map(move |ep| {
+                ep.addresses.iter().map(move |ip| {
+                    let own = ep.hostname.as_deref().map_or_else(|| dashed(*ip), str::to_string);
+                    (&**slice, own, *ip)
+                })
+            })
+        })
+    }
+
+    /// `[<endpoint>.]<svc>.<ns>.svc.<zone>`.
+    fn service_name(&self, info: &ServiceInfo, endpoint: Option<&str>) -> Option<Name> {
+        let ns = self.services.get(&*info.namespace.to_ascii_lowercase())?;
+        let base = &ns.get(&*info.name.to_ascii_lowercase())?.base;
+        match endpoint {
+            Some(label) => endpoint_name(base, label),
+            None => Some(base.clone()),
         }
-        let ip = undashed(&labels[0])?;
+    }
+
+    /// `<dashed IP>.<namespace>.pod.<zone>`, per the pod records mode.
+    fn pod_address(&self, namespace: &str, host: &str) -> Option<IpAddr> {
+        let ip = undashed(host)?;
         match &self.pod_records {
             PodRecords::Insecure => Some(ip),
-            PodRecords::Verified(pods) => pods.contains(&(ip, labels[1].clone())).then_some(ip),
+            PodRecords::Verified(pods) => pods.contains(&(ip, Arc::from(namespace))).then_some(ip),
             PodRecords::Disabled => None,
         }
     }
@@ -272,9 +298,12 @@ impl Zone {
         let Some(ip) = reverse_to_ip(&text) else { return Answer::NotOurs };
         let Some(targets) = self.reverse.get(&ip) else { return Answer::NotOurs };
         let owner = Name::from(qname.clone());
-        let records: Vec<Record> =
-            targets.iter().map(|t| Record::from_rdata(owner.clone(), self.ttl, RData::PTR(PTR(t.clone())))).collect();
-        pick(&records, qtype)
+        let records: Vec<Record> = targets
+            .iter()
+            .filter_map(|t| self.service_name(&t.service, t.endpoint.as_deref()))
+            .map(|target| Record::from_rdata(owner.clone(), self.ttl, RData::PTR(PTR(target))))
+            .collect();
+        pick(records, qtype)
     }
 
     /// The SOA for the authority section of negative answers (its minimum is the negative TTL).
@@ -286,10 +315,66 @@ impl Zone {
         &self.origin
     }
 
-    /// Names held (empty non-terminals included), for logs and metrics.
-    pub fn names(&self) -> usize {
-        self.nodes.len()
+    /// Services held, for logs.
+    pub fn services(&self) -> usize {
+        self.services.values().map(HashMap::len).sum()
     }
+
+    /// Every record the zone answers with, PTRs and verified pod records included, e.g. to load
+    /// the same data into another server's zone file. Insecure pod records are computed from
+    /// any name, so they are not listed.
+    pub fn records(&self) -> Vec<Record> {
+        let mut names: Vec<Name> = vec![self.origin.clone()];
+        let under_origin = |s: String| Name::from_str(&format!("{s}.{}", self.origin)).ok();
+        names.extend(under_origin("dns-version".into()));
+        if self.ns_address.is_some() {
+            names.extend(under_origin("ns.dns".into()));
+        }
+        for entry in self.services.values().flat_map(HashMap::values) {
+            let base = entry.base.clone();
+            let srv = |port: &NamedPort| Name::from_str(&format!("_{}._{}.{base}", port.name, port.protocol)).ok();
+            match &entry.info.kind {
+                ServiceKind::ClusterIp { ports, .. } => names.extend(ports.iter().filter_map(srv)),
+                ServiceKind::Headless => {
+                    for (slice, own, _) in self.endpoints(entry) {
+                        names.extend(endpoint_name(&base, &own));
+                        names.extend(slice.ports.iter().filter_map(srv));
+                    }
+                }
+                ServiceKind::ExternalName(_) => {}
+            }
+            names.push(base);
+        }
+        names.extend(self.reverse.keys().map(|ip| Name::from(*ip)));
+        if let PodRecords::Verified(pods) = &self.pod_records {
+            names.extend(pods.iter().filter_map(|(ip, ns)| under_origin(format!("{}.{ns}.pod", dashed(*ip)))));
+        }
+        let mut seen = HashSet::new();
+        let mut out = Vec::new();
+        for name in names {
+            let lower = LowerName::new(&name);
+            if seen.insert(lower.clone()) {
+                if let Answer::Records(records) = self.lookup(&lower, RecordType::ANY) {
+                    out.extend(records);
+                }
+            }
+        }
+        out
+    }
+}
+
+/// `<label>.<base>`.
+fn endpoint_name(base: &Name, label: &str) -> Option<Name> {
+    base.prepend_label(label.as_bytes()).ok()
+}
+
+fn utf8(label: &[u8]) -> &str {
+    std::str::from_utf8(label).unwrap_or("")
+}
+
+/// Whether `label` is `_<name>` (case-insensitively).
+fn is_underscored(label: &[u8], name: &str) -> bool {
+    label.first() == Some(&b'_') && label[1..].eq_ignore_ascii_case(name.as_bytes())
 }
 
 fn address(name: Name, ttl: u32, ip: IpAddr) -> Record {
@@ -300,21 +385,23 @@ fn address(name: Name, ttl: u32, ip: IpAddr) -> Record {
 }
 
 /// The records of `qtype` (all of them for ANY); a CNAME answers every other type.
-fn pick(records: &[Record], qtype: RecordType) -> Answer {
-    let matching: Vec<Record> =
-        records.iter().filter(|r| qtype == RecordType::ANY || r.record_type() == qtype).cloned().collect();
-    if !matching.is_empty() {
-        return Answer::Records(matching);
+fn pick(mut records: Vec<Record>, qtype: RecordType) -> Answer {
+    let wanted = |r: &Record| qtype == RecordType::ANY || r.record_type() == qtype;
+    if records.iter().any(wanted) {
+        records.retain(wanted);
+    } else {
+        records.retain(|r| r.record_type() == RecordType::CNAME);
     }
-    match records.iter().find(|r| r.record_type() == RecordType::CNAME) {
-        Some(cname) => Answer::Records(vec![cname.clone()]),
-        None => Answer::NoData,
+    match records.is_empty() {
+        true => Answer::NoData,
+        false => Answer::Records(records),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use k8s_openapi::api::{core::v1::Service, discovery::v1::EndpointSlice};
     use serde_json::json;
 
     fn zone() -> Zone {
@@ -342,10 +429,11 @@ mod tests {
             ],
         }))
         .unwrap();
-        let svc_refs: Vec<&Service> = services.iter().collect();
+        let services: Vec<Arc<ServiceInfo>> =
+            services.iter().map(|s| Arc::new(ServiceInfo::from_service(s).unwrap())).collect();
         let sources = Sources {
-            services: &svc_refs,
-            slices: &[&slice],
+            services: &services,
+            slices: &[Arc::new(SliceInfo::from_slice(&slice).unwrap())],
             dns_ip: Some("10.96.0.10".parse().unwrap()),
             pod_records: PodRecords::Insecure,
         };
@@ -354,7 +442,7 @@ mod tests {
 
     #[test]
     fn verified_and_disabled_pod_records() {
-        let known = std::collections::HashSet::from([("10.244.1.5".parse().unwrap(), "prod".to_string())]);
+        let known = Arc::new(HashSet::from([("10.244.1.5".parse().unwrap(), Arc::from("prod"))]));
         let build = |pod_records| {
             let sources = Sources { services: &[], slices: &[], dns_ip: None, pod_records };
             Zone::build("cluster.local", 5, &sources).unwrap()
@@ -431,5 +519,29 @@ mod tests {
         assert!(matches!(ask(&z, "cluster.local.", RecordType::SOA), Answer::Records(_)));
         assert_eq!(ask(&z, "example.com.", RecordType::A), Answer::NotOurs);
         assert_eq!(ask(&z, "1.2.3.4.in-addr.arpa.", RecordType::PTR), Answer::NotOurs);
+    }
+
+    #[test]
+    fn records_lists_every_name_the_zone_answers() {
+        let z = zone();
+        let mut listed: Vec<String> = z.records().iter().map(ToString::to_string).collect();
+        listed.sort();
+        for expected in [
+            "cluster.local. 5 IN NS ns.dns.cluster.local.",
+            "dns-version.cluster.local. 5 IN TXT 1.0.1",
+            "ns.dns.cluster.local. 5 IN A 10.96.0.10",
+            "web.default.svc.cluster.local. 5 IN AAAA fd00:10:96::50",
+            "_http._tcp.web.default.svc.cluster.local. 5 IN SRV 0 100 80 web.default.svc.cluster.local.",
+            "50.0.96.10.in-addr.arpa. 5 IN PTR web.default.svc.cluster.local.",
+            "db-0.db.prod.svc.cluster.local. 5 IN A 10.244.1.5",
+            "_sql._tcp.db.prod.svc.cluster.local. 5 IN SRV 0 100 5432 10-244-2-6.db.prod.svc.cluster.local.",
+            "ext.default.svc.cluster.local. 5 IN CNAME db.example.org.",
+        ] {
+            assert!(listed.iter().any(|l| l == expected), "{expected} missing from {listed:#?}");
+        }
+        // Each answer once: the apex SOA and NS, TXT, NS address, web (A, AAAA, SRV), two PTRs for
+        // web, db (2 A, 2 own A, 2 SRV, 2 PTR), ext.
+        assert_eq!(listed.len(), 2 + 1 + 1 + 3 + 2 + 8 + 1, "{listed:#?}");
+        assert!(!listed.iter().any(|l| l.contains("10.244.2.7")), "not-ready endpoint listed");
     }
 }
