@@ -23,6 +23,9 @@ struct Connection {
     info: Arc<PodInfo>,
     remote: SocketAddr,
     local: SocketAddr,
+    /// Set by /exit/N: the process exits with N once this connection has closed, i.e. after the
+    /// answer has been written.
+    exit_code: std::sync::Mutex<Option<i32>>,
 }
 
 /// Accepts connections forever; a failed accept (e.g. out of file descriptors) is logged and retried.
@@ -43,12 +46,17 @@ pub async fn serve(listener: TcpListener, info: Arc<PodInfo>) -> anyhow::Result<
                 continue;
             }
         };
-        let conn = Arc::new(Connection { info: info.clone(), remote, local });
+        let conn = Arc::new(Connection { info: info.clone(), remote, local, exit_code: Default::default() });
         tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req| handle(req, conn.clone()));
+            let for_service = conn.clone();
+            let service = hyper::service::service_fn(move |req| handle(req, for_service.clone()));
             let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
             if let Err(err) = builder.serve_connection(TokioIo::new(stream), service).await {
                 eprintln!("connection from {remote}: {err}");
+            }
+            if let Some(code) = *conn.exit_code.lock().unwrap_or_else(|e| e.into_inner()) {
+                println!("exiting with code {code} as asked");
+                std::process::exit(code);
             }
         });
     }
@@ -79,14 +87,18 @@ async fn respond(req: Request<Incoming>, conn: &Connection) -> Response<Full<Byt
             echo(req, conn).await
         }
         Route::Exit(code) => {
-            // Give the answer a moment to leave before the process goes (a loaded machine may
-            // take a while to schedule the write).
+            // The process exits when this connection closes, which `Connection: close` makes
+            // happen right after the answer is written (a timer raced the write on loaded
+            // machines). HTTP/2 connections stay open, so a timer remains as the fallback.
+            *conn.exit_code.lock().unwrap_or_else(|e| e.into_inner()) = Some(code);
             tokio::spawn(async move {
-                tokio::time::sleep(Duration::from_millis(300)).await;
+                tokio::time::sleep(Duration::from_secs(5)).await;
                 println!("exiting with code {code} as asked");
                 std::process::exit(code);
             });
-            text(StatusCode::OK, format!("exiting with code {code}\n"))
+            let mut response = text(StatusCode::OK, format!("exiting with code {code}\n"));
+            response.headers_mut().insert(hyper::header::CONNECTION, hyper::header::HeaderValue::from_static("close"));
+            response
         }
         Route::Alloc(mib) => match tokio::task::spawn_blocking(move || memory::allocate(mib)).await {
             Ok(held) => json(StatusCode::OK, &serde_json::json!({ "allocated_mib": mib, "held_mib": held })),
