@@ -41,8 +41,17 @@ enum Cmd {
     Images,
     /// Build the eBPF programs into target/ebpf (the node agent embeds them).
     BuildEbpf,
-    /// Run a benchmark and print its table (`api`).
+    /// Run a benchmark and print its table (`api`, `pods`, `scale`, `lb`, `dns`).
     Bench { name: String },
+    /// Run a coverage-guided fuzz target (cargo fuzz, libFuzzer) for a while.
+    Fuzz {
+        /// The target, in node-agent/fuzz/fuzz_targets.
+        #[arg(default_value = "dns_packet")]
+        target: String,
+        /// How long to fuzz.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+    },
 }
 
 pub fn root() -> PathBuf {
@@ -74,6 +83,11 @@ fn main() -> Result<()> {
             ebpf::build(&root())
         }
         Cmd::Bench { name } => bench::run(&name),
+        Cmd::Fuzz { target, seconds } => {
+            setup::ensure()?;
+            ebpf::build(&root())?;
+            fuzz(&target, seconds)
+        }
     }
 }
 
@@ -115,6 +129,7 @@ fn test(lint: bool) -> Result<()> {
     if lint {
         run(cargo().args(["fmt", "--all", "--check"]))?;
         run(cargo().args(["fmt", "--manifest-path", "ebpf/lb-programs/Cargo.toml", "--check"]))?;
+        run(cargo().args(["fmt", "--manifest-path", "node-agent/fuzz/Cargo.toml", "--check"]))?;
         run(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
     }
     // The end-to-end tests drive the real binary and the test images.
@@ -124,7 +139,20 @@ fn test(lint: bool) -> Result<()> {
     cmd.args(["test", "--workspace", "--all-targets", "--no-fail-fast"])
         .env("KEEL_BIN", root().join("target/debug/keel"))
         .env("RUST_BACKTRACE", "1");
-    run_tests(&mut cmd)
+    run_tests(&mut cmd)?;
+    fuzz("dns_packet", 60)
+}
+
+/// `cargo fuzz run` without a sanitizer (the code under test is safe Rust; the sanitizers need
+/// a nightly compiler), in its own target directory. libFuzzer prints how many inputs ran and
+/// the coverage reached; a failing input is kept in node-agent/fuzz/artifacts.
+fn fuzz(target: &str, seconds: u64) -> Result<()> {
+    eprintln!("==> fuzzing {target} for {seconds} s");
+    run(cargo()
+        .args(["fuzz", "run", "--fuzz-dir", "node-agent/fuzz", "--sanitizer", "none", "-O", "--target-dir"])
+        .arg(root().join("target/fuzz"))
+        .arg(target)
+        .args(["--", &format!("-max_total_time={seconds}"), "-max_len=1024", "-print_final_stats=1"]))
 }
 
 /// Run `cargo test`, echoing its output, and close with one summary line

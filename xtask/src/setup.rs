@@ -93,10 +93,22 @@ fn ensure_bpf_linker() -> Result<()> {
     run(&mut cmd)
 }
 
+/// cargo-fuzz, for the coverage-guided fuzz targets (`cargo xtask fuzz`).
+fn ensure_cargo_fuzz() -> Result<()> {
+    let have = Command::new("cargo-fuzz").arg("--version").output().is_ok_and(|o| o.status.success());
+    if have {
+        return Ok(());
+    }
+    eprintln!("==> installing cargo-fuzz (about half a minute)");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    run(Command::new(cargo).args(["install", "cargo-fuzz", "--locked"]))
+}
+
 pub fn ensure() -> Result<()> {
     eprintln!("==> checking the machine");
     ensure_components()?;
     ensure_packages()?;
     ensure_bpf_linker()?;
+    ensure_cargo_fuzz()?;
     check_kubectl()
 }

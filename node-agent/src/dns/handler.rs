@@ -5,10 +5,11 @@ use std::sync::{Arc, RwLock};
 use hickory_proto::{
     op::{Edns, Header, Message, MessageType, OpCode, Query, ResponseCode},
     rr::{DNSClass, RData, Record, RecordType},
+    serialize::binary::{BinDecodable, BinEncodable, BinEncoder},
     xfer::Protocol,
 };
 use hickory_server::{
-    authority::MessageResponseBuilder,
+    authority::{MessageRequest, MessageResponseBuilder},
     server::{Request, RequestHandler, ResponseHandler, ResponseInfo},
 };
 
@@ -22,15 +23,16 @@ use super::{
 /// The current zone, replaced whole when the watches rebuild it.
 pub type SharedZone = Arc<RwLock<Arc<Zone>>>;
 
+#[derive(Clone)]
 pub struct Handler {
     zone: SharedZone,
-    forwarder: Option<Forwarder>,
+    forwarder: Option<Arc<Forwarder>>,
     pods: SharedPods,
     stats: Arc<DnsStats>,
 }
 
 impl Handler {
-    pub fn new(zone: SharedZone, forwarder: Option<Forwarder>, pods: SharedPods, stats: Arc<DnsStats>) -> Self {
+    pub fn new(zone: SharedZone, forwarder: Option<Arc<Forwarder>>, pods: SharedPods, stats: Arc<DnsStats>) -> Self {
         Self { zone, forwarder, pods, stats }
     }
 
@@ -85,7 +87,13 @@ impl RequestHandler for Handler {
         let query = request.queries().first().map(|q| q.original().clone());
         let fits = size_bound(query.as_ref(), &reply).is_some_and(|bound| bound <= usize::from(limit))
             || encoded_len(&header, query.as_ref(), &reply, edns.as_ref()) <= usize::from(limit);
-        let mut builder = MessageResponseBuilder::from_message_request(request);
+        // UDP datagrams come through `udp.rs`, which rewrites compressed questions already.
+        let rebuilt = match request.protocol() {
+            Protocol::Udp => None,
+            _ => with_plain_questions(request),
+        };
+        let echo: &MessageRequest = rebuilt.as_ref().unwrap_or(request);
+        let mut builder = MessageResponseBuilder::from_message_request(echo);
         if let Some(e) = edns {
             builder.edns(e);
         }
@@ -187,6 +195,48 @@ impl Handler {
         };
         Reply { code, authoritative: false, recursion_available: true, answers, authority }
     }
+}
+
+/// The request with its question names written whole (no compression pointers), keeping the
+/// client's case and its EDNS record. hickory-server's response builder echoes the question
+/// section as the client's raw bytes, so a pointer a client put there would land in the
+/// answer's header instead: an answer no client can parse (found by the cargo fuzz target).
+/// Other sections of a query play no part in the answer and are left out.
+pub(super) fn with_plain_questions(message: &MessageRequest) -> Option<MessageRequest> {
+    let mut bytes = Vec::with_capacity(128);
+    let mut encoder = BinEncoder::new(&mut bytes);
+    encoder.set_canonical_names(true);
+    let mut header = *message.header();
+    let questions = u16::try_from(message.queries().len()).ok()?;
+    header.set_query_count(questions).set_answer_count(0).set_name_server_count(0);
+    header.set_additional_count(u16::from(message.edns().is_some()));
+    header.emit(&mut encoder).ok()?;
+    for query in message.queries() {
+        query.original().emit(&mut encoder).ok()?;
+    }
+    if let Some(edns) = message.edns() {
+        Record::from(edns).emit(&mut encoder).ok()?;
+    }
+    MessageRequest::from_bytes(&bytes).ok()
+}
+
+/// Whether a datagram's question section uses a compression pointer (or a label type other
+/// than plain), judged from the raw bytes without parsing.
+pub(super) fn questions_compressed(datagram: &[u8]) -> bool {
+    let count = datagram.get(4..6).map_or(0, |c| u16::from_be_bytes([c[0], c[1]]));
+    let mut at = 12;
+    for _ in 0..count {
+        loop {
+            match datagram.get(at) {
+                None => return false, // cut short: the parser refuses it anyway
+                Some(0) => break,
+                Some(len) if len & 0xC0 != 0 => return true,
+                Some(len) => at += usize::from(*len) + 1,
+            }
+        }
+        at += 1 + 4; // the root label, type and class
+    }
+    false
 }
 
 /// An upper bound of the response's size on the wire (names counted uncompressed, EDNS at its

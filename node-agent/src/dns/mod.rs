@@ -6,7 +6,8 @@
 //!
 //! - `sources.rs`: the part of each Service, EndpointSlice and Pod the zone needs;
 //! - `zone.rs`: names and records, indexed from those summaries;
-//! - `handler.rs`: one request in, one response out (hickory-server runs the UDP/TCP loops);
+//! - `handler.rs`: one request in, one response out;
+//! - `udp.rs`: the UDP receive loop (hickory-server runs TCP);
 //! - `forward.rs`: other names, to the node's upstream resolvers with a cache;
 //! - `autopath.rs`: search-list completion on the server for this node's pods;
 //! - `watch.rs`: keeps the zone in step with the API;
@@ -16,10 +17,12 @@ mod endpoint;
 mod forward;
 mod handler;
 mod names;
+pub mod packet_check;
 #[cfg(test)]
 mod packet_fuzz;
 pub mod sources;
 mod stats;
+mod udp;
 mod watch;
 pub mod zone;
 
@@ -71,12 +74,13 @@ pub async fn serve(client: kube::Client, node: String, config: DnsConfig, stats:
     )
     .map_err(anyhow::Error::msg)?;
     let shared: handler::SharedZone = Arc::new(RwLock::new(Arc::new(empty)));
-    let forwarder = (!config.upstreams.is_empty()).then(|| forward::Forwarder::new(&config.upstreams));
+    let forwarder = (!config.upstreams.is_empty()).then(|| Arc::new(forward::Forwarder::new(&config.upstreams)));
     let pods = Some(Arc::new(autopath::NodePods::watch(client.clone(), &node)));
-    let mut server = ServerFuture::new(handler::Handler::new(shared.clone(), forwarder, pods, stats));
+    let handler = handler::Handler::new(shared.clone(), forwarder, pods, stats);
     let udp = tokio::net::UdpSocket::bind(config.listen).await?;
     let tcp = tokio::net::TcpListener::bind(config.listen).await?;
-    server.register_socket(udp);
+    tokio::spawn(udp::serve(udp, handler.clone()));
+    let mut server = ServerFuture::new(handler);
     server.register_listener(tcp, Duration::from_secs(5));
     tracing::info!(listen = %config.listen, domain = %config.domain, upstreams = ?config.upstreams, "cluster DNS listening");
     tokio::spawn(endpoint::publish(client.clone(), node, config.listen));

@@ -1,7 +1,10 @@
 //! The part of each Service, EndpointSlice and Pod the cluster zone needs. The watches keep only
 //! these, not the objects: a Pod as the API sends it is kilobytes, its addresses a few bytes, and
 //! every node holds all of them.
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::{
+    collections::HashMap,
+    net::{IpAddr, Ipv4Addr, Ipv6Addr},
+};
 
 use k8s_openapi::api::{core::v1::Pod, core::v1::Service, discovery::v1::EndpointSlice};
 
@@ -9,7 +12,8 @@ use k8s_openapi::api::{core::v1::Pod, core::v1::Service, discovery::v1::Endpoint
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NamedPort {
     pub name: Box<str>,
-    pub protocol: Box<str>,
+    /// `tcp`, `udp` or `sctp`.
+    pub protocol: &'static str,
     pub port: u16,
 }
 
@@ -30,11 +34,12 @@ pub struct ServiceInfo {
     pub kind: ServiceKind,
 }
 
-/// A ready endpoint (a missing `ready` counts as ready; the EndpointSlice controller has already
-/// folded publishNotReadyAddresses in).
+/// One address of a ready endpoint (a missing `ready` counts as ready; the EndpointSlice
+/// controller has already folded publishNotReadyAddresses in). An endpoint with several
+/// addresses gives one of these per address.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EndpointInfo {
-    pub addresses: Box<[IpAddr]>,
+    pub address: IpAddr,
     pub hostname: Option<Box<str>>,
 }
 
@@ -97,9 +102,11 @@ impl SliceInfo {
             .endpoints
             .iter()
             .filter(|ep| ep.conditions.as_ref().and_then(|c| c.ready) != Some(false))
-            .map(|ep| EndpointInfo {
-                addresses: ep.addresses.iter().filter_map(|a| a.parse().ok()).collect(),
-                hostname: ep.hostname.as_deref().map(Into::into),
+            .flat_map(|ep| {
+                ep.addresses
+                    .iter()
+                    .filter_map(|a| a.parse().ok())
+                    .map(|address| EndpointInfo { address, hostname: ep.hostname.as_deref().map(Into::into) })
             })
             .collect();
         Some(Self {
@@ -111,17 +118,18 @@ impl SliceInfo {
     }
 }
 
-/// A pod's addresses: at most one per family. Inline, as every node keeps one per pod of the
-/// cluster in verified mode.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// A pod's addresses: at most one per family. 16 bytes, as every node keeps one per pod of the
+/// cluster in verified mode; the IPv6 address is boxed, so single-stack IPv4 clusters do not pay
+/// for it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PodAddresses {
     pub v4: Option<Ipv4Addr>,
-    pub v6: Option<Ipv6Addr>,
+    pub v6: Option<Box<Ipv6Addr>>,
 }
 
 impl PodAddresses {
-    pub fn iter(&self) -> impl Iterator<Item = IpAddr> {
-        self.v4.map(IpAddr::V4).into_iter().chain(self.v6.map(IpAddr::V6))
+    pub fn iter(&self) -> impl Iterator<Item = IpAddr> + '_ {
+        self.v4.map(IpAddr::V4).into_iter().chain(self.v6.as_deref().map(|v6| IpAddr::V6(*v6)))
     }
 }
 
@@ -133,17 +141,68 @@ pub fn pod_addresses(pod: &Pod) -> Option<PodAddresses> {
     for ip in ips.filter_map(|ip| ip.parse::<IpAddr>().ok()) {
         match ip {
             IpAddr::V4(v4) => out.v4 = out.v4.or(Some(v4)),
-            IpAddr::V6(v6) => out.v6 = out.v6.or(Some(v6)),
+            IpAddr::V6(v6) => out.v6 = out.v6.or(Some(Box::new(v6))),
         }
     }
     (out != PodAddresses::default()).then_some(out)
 }
 
+/// Verified pod records: which namespaces have a pod with which address. Namespaces are numbered,
+/// so the per-address part is 24 bytes, in a sorted vector rather than a hash table.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct PodIndex {
+    namespaces: HashMap<Box<str>, u32>,
+    /// (address, namespace number), sorted.
+    addresses: Vec<(IpAddr, u32)>,
+}
+
+impl PodIndex {
+    /// `namespaces`: name -> the number `addresses` uses.
+    pub fn new(namespaces: HashMap<Box<str>, u32>, mut addresses: Vec<(IpAddr, u32)>) -> Self {
+        addresses.sort_unstable();
+        addresses.dedup();
+        addresses.shrink_to_fit();
+        Self { namespaces, addresses }
+    }
+
+    /// From (address, namespace) pairs.
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (IpAddr, &'a str)>) -> Self {
+        let mut namespaces: HashMap<Box<str>, u32> = HashMap::new();
+        let mut addresses = Vec::new();
+        for (ip, ns) in pairs {
+            let next = u32::try_from(namespaces.len()).unwrap_or(u32::MAX);
+            let id = *namespaces.entry(ns.into()).or_insert(next);
+            addresses.push((ip, id));
+        }
+        Self::new(namespaces, addresses)
+    }
+
+    pub fn contains(&self, ip: IpAddr, namespace: &str) -> bool {
+        self.namespaces.get(namespace).is_some_and(|id| self.addresses.binary_search(&(ip, *id)).is_ok())
+    }
+
+    /// Every (address, namespace).
+    pub fn iter(&self) -> impl Iterator<Item = (IpAddr, &str)> {
+        let names: HashMap<u32, &str> = self.namespaces.iter().map(|(name, id)| (*id, &**name)).collect();
+        self.addresses.iter().filter_map(move |(ip, id)| Some((*ip, *names.get(id)?)))
+    }
+
+    pub fn len(&self) -> usize {
+        self.addresses.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.addresses.is_empty()
+    }
+}
+
 fn named_port(name: Option<&str>, protocol: Option<&str>, port: Option<i32>) -> Option<NamedPort> {
     let name = name.filter(|n| !n.is_empty())?;
-    Some(NamedPort {
-        name: name.into(),
-        protocol: protocol.unwrap_or("TCP").to_ascii_lowercase().into(),
-        port: u16::try_from(port?).ok()?,
-    })
+    let protocol = match protocol.unwrap_or("TCP").to_ascii_uppercase().as_str() {
+        "TCP" => "tcp",
+        "UDP" => "udp",
+        "SCTP" => "sctp",
+        _ => return None,
+    };
+    Some(NamedPort { name: name.into(), protocol, port: u16::try_from(port?).ok()? })
 }

@@ -2,9 +2,10 @@
 //! verified pod records) that keep only each object's summary, and a rebuild of the zone after
 //! each burst of changes. A rebuild indexes the shared summaries; it copies none of them.
 use std::{
-    collections::{HashMap, HashSet},
+    collections::HashMap,
+    hash::{BuildHasher, RandomState},
     net::IpAddr,
-    sync::{Arc, RwLock},
+    sync::{Arc, Mutex, RwLock},
     time::Duration,
 };
 
@@ -21,7 +22,7 @@ use tokio::sync::{watch, Notify};
 
 use super::{
     handler::SharedZone,
-    sources::{pod_addresses, PodAddresses, ServiceInfo, ServiceKind, SliceInfo},
+    sources::{pod_addresses, PodAddresses, PodIndex, ServiceInfo, ServiceKind, SliceInfo},
     zone::{PodRecords, Sources, Zone},
     DnsConfig, PodRecordsMode,
 };
@@ -39,12 +40,11 @@ pub async fn run(client: kube::Client, config: DnsConfig, shared: SharedZone) {
         &changed,
     );
     // Verified pod records need every pod's addresses; the other modes need no pod at all.
-    let pods = (config.pod_records == PodRecordsMode::Verified)
-        .then(|| Summaries::watch(Api::<Pod>::all(client), pod_addresses, &changed));
+    let pods = (config.pod_records == PodRecordsMode::Verified).then(|| Pods::watch(Api::<Pod>::all(client), &changed));
     services.ready().await;
     slices.ready().await;
     if let Some(pods) = &pods {
-        pods.ready().await;
+        pods.summaries.ready().await;
     }
     loop {
         tokio::time::sleep(BATCH).await;
@@ -58,7 +58,7 @@ fn rebuild(
     shared: &SharedZone,
     services: &Summaries<Arc<ServiceInfo>>,
     slices: &Summaries<Arc<SliceInfo>>,
-    pods: Option<&Summaries<PodAddresses>>,
+    pods: Option<&Pods>,
 ) {
     let (services, slices) = (services.values(), slices.values());
     let dns_ip = services.iter().find(|s| &*s.namespace == "kube-system" && &*s.name == "kube-dns").and_then(|s| {
@@ -68,7 +68,7 @@ fn rebuild(
         }
     });
     let pod_records = match (config.pod_records, pods) {
-        (PodRecordsMode::Verified, Some(pods)) => PodRecords::Verified(Arc::new(pods.verified_index())),
+        (PodRecordsMode::Verified, Some(pods)) => PodRecords::Verified(Arc::new(pods.index())),
         (PodRecordsMode::Disabled, _) => PodRecords::Disabled,
         _ => PodRecords::Insecure,
     };
@@ -94,17 +94,18 @@ fn release_freed_memory() {
     }
 }
 
-/// The summary of every watched object, by `<namespace>/<name>`: what a reflector keeps, without
-/// the rest of each object.
+/// The summary of every watched object: what a reflector keeps, without the rest of each
+/// object. Keyed by a 64-bit SipHash of namespace and name with this process's random keys, so
+/// keys need no allocation; two objects would have to collide in 64 bits to be confused.
 struct Summaries<T> {
-    map: Arc<RwLock<HashMap<Box<str>, T>>>,
+    map: Arc<RwLock<HashMap<u64, T>>>,
     ready: watch::Receiver<bool>,
 }
 
 impl<T: Clone + Send + Sync + 'static> Summaries<T> {
     /// Starts the watch; every change wakes `changed` after the map holds it. Objects `summary`
     /// maps to `None` are left out.
-    fn watch<K>(api: Api<K>, summary: fn(&K) -> Option<T>, changed: &Arc<Notify>) -> Self
+    fn watch<K>(api: Api<K>, mut summary: impl FnMut(&K) -> Option<T> + Send + 'static, changed: &Arc<Notify>) -> Self
     where
         K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
         K::DynamicType: Default,
@@ -112,11 +113,12 @@ impl<T: Clone + Send + Sync + 'static> Summaries<T> {
         let map = Arc::new(RwLock::new(HashMap::new()));
         let (ready_tx, ready) = watch::channel(false);
         let (store, changed) = (map.clone(), changed.clone());
-        let key = |o: &K| Box::<str>::from(format!("{}/{}", o.namespace().unwrap_or_default(), o.name_any()));
+        let keys = RandomState::new();
+        let key = move |o: &K| keys.hash_one((o.namespace(), o.name_any()));
         tokio::spawn(async move {
             let mut events = watcher(api, watcher::Config::default()).default_backoff().boxed();
             // A relist fills this, then replaces the map at once.
-            let mut relist: Option<HashMap<Box<str>, T>> = None;
+            let mut relist: Option<HashMap<u64, T>> = None;
             while let Some(event) = events.next().await {
                 let mut map = store.write().unwrap_or_else(|e| e.into_inner());
                 match event {
@@ -165,18 +167,40 @@ impl<T: Clone + Send + Sync + 'static> Summaries<T> {
     }
 }
 
-impl Summaries<PodAddresses> {
-    /// (address, namespace) of every pod address, for verified pod records; each namespace's
-    /// name is stored once.
-    fn verified_index(&self) -> HashSet<(IpAddr, Arc<str>)> {
-        let map = self.map.read().unwrap_or_else(|e| e.into_inner());
-        let mut namespaces: HashMap<&str, Arc<str>> = HashMap::new();
-        let mut index = HashSet::with_capacity(map.len());
-        for (key, ips) in map.iter() {
-            let ns = key.split_once('/').map_or("", |(ns, _)| ns);
-            let ns = namespaces.entry(ns).or_insert_with(|| Arc::from(ns)).clone();
-            index.extend(ips.iter().map(|ip| (ip, ns.clone())));
-        }
-        index
+/// A pod's addresses and its namespace's number: 24 bytes per pod of the cluster.
+#[derive(Clone)]
+struct PodEntry {
+    addresses: PodAddresses,
+    namespace: u32,
+}
+
+/// Every pod's addresses, for verified pod records.
+struct Pods {
+    summaries: Summaries<PodEntry>,
+    /// Namespace name -> number. Never shrinks: bounded by the namespaces ever seen.
+    namespaces: Arc<Mutex<HashMap<Box<str>, u32>>>,
+}
+
+impl Pods {
+    fn watch(api: Api<Pod>, changed: &Arc<Notify>) -> Self {
+        let namespaces: Arc<Mutex<HashMap<Box<str>, u32>>> = Arc::default();
+        let numbers = namespaces.clone();
+        let summary = move |pod: &Pod| {
+            let addresses = pod_addresses(pod)?;
+            let mut numbers = numbers.lock().unwrap_or_else(|e| e.into_inner());
+            let next = u32::try_from(numbers.len()).unwrap_or(u32::MAX);
+            let namespace = *numbers.entry(pod.metadata.namespace.as_deref()?.into()).or_insert(next);
+            Some(PodEntry { addresses, namespace })
+        };
+        Self { summaries: Summaries::watch(api, summary, changed), namespaces }
+    }
+
+    fn index(&self) -> PodIndex {
+        let addresses: Vec<(IpAddr, u32)> = {
+            let map = self.summaries.map.read().unwrap_or_else(|e| e.into_inner());
+            map.values().flat_map(|p| p.addresses.iter().map(move |ip| (ip, p.namespace))).collect()
+        };
+        let namespaces = self.namespaces.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        PodIndex::new(namespaces, addresses)
     }
 }

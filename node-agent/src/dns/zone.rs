@@ -21,7 +21,7 @@ use hickory_proto::rr::{
 
 use super::{
     names::{dashed, reverse_to_ip, undashed},
-    sources::{NamedPort, ServiceInfo, ServiceKind, SliceInfo},
+    sources::{NamedPort, PodIndex, ServiceInfo, ServiceKind, SliceInfo},
 };
 
 /// Version of the Kubernetes DNS specification served (`dns-version` TXT).
@@ -85,8 +85,8 @@ pub enum PodRecords {
     /// Any well-formed name answers with the address it spells (CoreDNS's default).
     #[default]
     Insecure,
-    /// Only when a pod of that namespace has that address. The namespaces are shared.
-    Verified(Arc<HashSet<(IpAddr, Arc<str>)>>),
+    /// Only when a pod of that namespace has that address.
+    Verified(Arc<PodIndex>),
     /// Never.
     Disabled,
 }
@@ -145,10 +145,11 @@ impl Zone {
             }
         }
         for ep in slices.iter().flat_map(|s| s.endpoints.iter()) {
-            for ip in ep.addresses.iter() {
-                let label = ep.hostname.clone().unwrap_or_else(|| dashed(*ip).into());
-                self.reverse.entry(*ip).or_default().push(PtrTarget { service: info.clone(), endpoint: Some(label) });
-            }
+            let label = ep.hostname.clone().unwrap_or_else(|| dashed(ep.address).into());
+            self.reverse
+                .entry(ep.address)
+                .or_default()
+                .push(PtrTarget { service: info.clone(), endpoint: Some(label) });
         }
     }
 
@@ -208,13 +209,13 @@ impl Zone {
                 Some(ips.iter().map(|ip| address(owner.clone(), ttl, *ip)).collect())
             }
             (ServiceKind::ClusterIp { ports, .. }, [proto]) => {
-                ports.iter().any(|p| is_underscored(proto, &p.protocol)).then(Vec::new)
+                ports.iter().any(|p| is_underscored(proto, p.protocol)).then(Vec::new)
             }
             (ServiceKind::ClusterIp { ports, .. }, [proto, port]) => {
                 let target = &entry.base;
                 let records: Vec<Record> = ports
                     .iter()
-                    .filter(|p| is_underscored(proto, &p.protocol) && is_underscored(port, &p.name))
+                    .filter(|p| is_underscored(proto, p.protocol) && is_underscored(port, &p.name))
                     .map(|p| {
                         Record::from_rdata(owner.clone(), ttl, RData::SRV(SRV::new(0, 100, p.port, target.clone())))
                     })
@@ -239,13 +240,13 @@ impl Zone {
                 // `_<proto>`: exists when some SRV name below it does.
                 let srv_below = self
                     .endpoints(entry)
-                    .any(|(slice, _, _)| slice.ports.iter().any(|p| is_underscored(label.as_bytes(), &p.protocol)));
+                    .any(|(slice, _, _)| slice.ports.iter().any(|p| is_underscored(label.as_bytes(), p.protocol)));
                 srv_below.then(Vec::new)
             }
             (ServiceKind::Headless, [proto, port]) => {
                 let mut records = Vec::new();
                 for (slice, own, _) in self.endpoints(entry) {
-                    let wanted = |p: &&NamedPort| is_underscored(proto, &p.protocol) && is_underscored(port, &p.name);
+                    let wanted = |p: &&NamedPort| is_underscored(proto, p.protocol) && is_underscored(port, &p.name);
                     for p in slice.ports.iter().filter(wanted) {
                         let target = endpoint_name(&entry.base, &own)?;
                         let srv = Record::from_rdata(owner.clone(), ttl, RData::SRV(SRV::new(0, 100, p.port, target)));
@@ -264,11 +265,9 @@ impl Zone {
     /// Every ready address of a headless Service, with its slice and its own first label.
     fn endpoints<'a>(&self, entry: &'a Entry) -> impl Iterator<Item = (&'a SliceInfo, String, IpAddr)> + 'a {
         entry.slices.iter().flat_map(|slice| {
-            slice.endpoints.iter().flat_map(move |ep| {
-                ep.addresses.iter().map(move |ip| {
-                    let own = ep.hostname.as_deref().map_or_else(|| dashed(*ip), str::to_string);
-                    (&**slice, own, *ip)
-                })
+            slice.endpoints.iter().map(move |ep| {
+                let own = ep.hostname.as_deref().map_or_else(|| dashed(ep.address), str::to_string);
+                (&**slice, own, ep.address)
             })
         })
     }
@@ -288,7 +287,7 @@ impl Zone {
         let ip = undashed(host)?;
         match &self.pod_records {
             PodRecords::Insecure => Some(ip),
-            PodRecords::Verified(pods) => pods.contains(&(ip, Arc::from(namespace))).then_some(ip),
+            PodRecords::Verified(pods) => pods.contains(ip, namespace).then_some(ip),
             PodRecords::Disabled => None,
         }
     }
@@ -347,7 +346,7 @@ impl Zone {
         }
         names.extend(self.reverse.keys().map(|ip| Name::from(*ip)));
         if let PodRecords::Verified(pods) = &self.pod_records {
-            names.extend(pods.iter().filter_map(|(ip, ns)| under_origin(format!("{}.{ns}.pod", dashed(*ip)))));
+            names.extend(pods.iter().filter_map(|(ip, ns)| under_origin(format!("{}.{ns}.pod", dashed(ip)))));
         }
         let mut seen = HashSet::new();
         let mut out = Vec::new();
@@ -442,7 +441,7 @@ mod tests {
 
     #[test]
     fn verified_and_disabled_pod_records() {
-        let known = Arc::new(HashSet::from([("10.244.1.5".parse().unwrap(), Arc::from("prod"))]));
+        let known = Arc::new(PodIndex::from_pairs([("10.244.1.5".parse().unwrap(), "prod")]));
         let build = |pod_records| {
             let sources = Sources { services: &[], slices: &[], dns_ip: None, pod_records };
             Zone::build("cluster.local", 5, &sources).unwrap()

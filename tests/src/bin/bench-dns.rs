@@ -21,14 +21,13 @@ use k8s_openapi::api::{
 };
 use keel_e2e::Server;
 use keel_node_agent::dns::{
-    sources::{ServiceInfo, SliceInfo},
+    sources::{PodIndex, ServiceInfo, SliceInfo},
     zone::{PodRecords, Sources, Zone},
     DnsConfig, DnsStats, PodRecordsMode,
 };
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use serde_json::json;
 use std::{
-    collections::HashSet,
     fmt::Write as _,
     net::{IpAddr, Ipv4Addr, SocketAddr},
     path::Path,
@@ -74,6 +73,13 @@ fn serve_main(args: &[String]) -> Result<()> {
         upstreams: vec![upstream.parse()?],
         pod_records: if mode == "verified" { PodRecordsMode::Verified } else { PodRecordsMode::Insecure },
     };
+    // The live heap, for the bench to tell data from allocator slack (RSS counts both).
+    std::thread::spawn(|| loop {
+        std::thread::sleep(Duration::from_millis(500));
+        // SAFETY: mallinfo2 only reads the allocator's counters.
+        let info = unsafe { libc::mallinfo2() };
+        eprintln!("heap-in-use-kib {}", (info.uordblks + info.hblkhd) / 1024);
+    });
     tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
         let kc = kube::config::Kubeconfig::read_from(kubeconfig)?;
         let kube_config = kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default()).await?;
@@ -88,6 +94,12 @@ struct Proc(Child);
 impl Proc {
     fn spawn(cmd: &mut Command) -> Result<Self> {
         Ok(Self(cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().with_context(|| format!("{cmd:?}"))?))
+    }
+
+    /// With stderr to `log`.
+    fn spawn_logged(cmd: &mut Command, log: &Path) -> Result<Self> {
+        let log = std::fs::File::create(log)?;
+        Ok(Self(cmd.stdout(Stdio::null()).stderr(log).spawn().with_context(|| format!("{cmd:?}"))?))
     }
 
     fn pid(&self) -> u32 {
@@ -120,6 +132,16 @@ fn free_udp_port() -> Result<u16> {
             return Ok(port);
         }
     }
+}
+
+/// The last live-heap figure a `serve` process wrote to its log.
+fn heap_kib(log: &Path) -> u64 {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.strip_prefix("heap-in-use-kib ")?.trim().parse().ok())
+        .next_back()
+        .unwrap_or(0)
 }
 
 fn rss_kib(pid: u32) -> u64 {
@@ -293,13 +315,10 @@ async fn keel_zone(client: &kube::Client) -> Result<Zone> {
     let services = Api::<Service>::all(client.clone()).list(&lp).await?.items;
     let slices = Api::<EndpointSlice>::all(client.clone()).list(&lp).await?.items;
     let pods = Api::<Pod>::all(client.clone()).list(&lp).await?.items;
-    let verified: HashSet<(IpAddr, Arc<str>)> = pods
-        .iter()
-        .filter_map(|p| {
-            let ip = p.status.as_ref()?.pod_ip.as_deref()?.parse().ok()?;
-            Some((ip, p.metadata.namespace.as_deref()?.into()))
-        })
-        .collect();
+    let verified = PodIndex::from_pairs(pods.iter().filter_map(|p| {
+        let ip = p.status.as_ref()?.pod_ip.as_deref()?.parse().ok()?;
+        Some((ip, p.metadata.namespace.as_deref()?))
+    }));
     let sources = Sources {
         services: &services.iter().filter_map(ServiceInfo::from_service).map(Arc::new).collect::<Vec<_>>(),
         slices: &slices.iter().filter_map(SliceInfo::from_slice).map(Arc::new).collect::<Vec<_>>(),
@@ -513,8 +532,9 @@ async fn bench() -> Result<()> {
     // with verified pod records, which holds every pod, for its memory.
     let verified_port = free_udp_port()?;
     let me = std::env::current_exe()?;
+    let log = |mode: &str| dir.path().join(format!("keel-{mode}.log"));
     let start_keel = |port: u16, mode: &str| {
-        Proc::spawn(
+        Proc::spawn_logged(
             Command::new("taskset")
                 .args(["-c", "0"])
                 .arg(&me)
@@ -523,6 +543,7 @@ async fn bench() -> Result<()> {
                 .arg(port.to_string())
                 .arg(format!("127.0.0.1:{upstream_port}"))
                 .arg(mode),
+            &log(mode),
         )
     };
     let keel = start_keel(keel_port, "insecure")?;
@@ -532,6 +553,7 @@ async fn bench() -> Result<()> {
     }
     std::thread::sleep(Duration::from_secs(1));
     let (rss_empty, rss_verified_empty) = (rss_kib(keel.pid()), rss_kib(keel_verified.pid()));
+    let (heap_empty, heap_verified_empty) = (heap_kib(&log("insecure")), heap_kib(&log("verified")));
 
     println!("creating {SERVICES} services and {} pods", SERVICES * PODS_PER_SERVICE);
     let started = Instant::now();
@@ -549,6 +571,7 @@ async fn bench() -> Result<()> {
     println!("  keel's zone caught up {:.0} ms after the last write", synced.as_secs_f64() * 1000.0);
     std::thread::sleep(Duration::from_secs(2));
     let (rss_loaded, rss_verified_loaded) = (rss_kib(keel.pid()), rss_kib(keel_verified.pid()));
+    let (heap_loaded, heap_verified_loaded) = (heap_kib(&log("insecure")), heap_kib(&log("verified")));
     drop(keel_verified);
 
     let zone = keel_zone(&client).await?;
@@ -613,7 +636,11 @@ async fn bench() -> Result<()> {
         per_object / 1024.0,
         target(per_object <= 512.0, "≤ 0.5 KiB")
     );
+    println!("| live heap (malloc) empty / loaded | {heap_empty} / {heap_loaded} KiB | | | |");
     println!("| verified pod records: RSS empty / loaded | {rss_verified_empty} / {rss_verified_loaded} KiB | | | |");
+    println!(
+        "| verified pod records: live heap empty / loaded | {heap_verified_empty} / {heap_verified_loaded} KiB | | | |"
+    );
     println!(
         "| verified pod records: RSS growth per object | {:.2} KiB | | | {} |",
         per_object_verified / 1024.0,
