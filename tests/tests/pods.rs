@@ -53,6 +53,11 @@ fn wait_pod(c: &Cluster, name: &str, what: &str, check: impl Fn(&Value) -> bool)
 /// A toolbox pod on `node` that runs `script` once and reports its output
 /// as the termination message.
 fn probe_pod(name: &str, node: &str, script: &str) -> String {
+    probe_pod_with(name, node, "", script)
+}
+
+/// A probe pod with more spec fields (`spec` holds YAML lines indented by two spaces).
+fn probe_pod_with(name: &str, node: &str, spec: &str, script: &str) -> String {
     let script = serde_json::to_string(&format!("({script}) > /dev/termination-log 2>&1")).unwrap_or_default();
     format!(
         r#"
@@ -62,6 +67,7 @@ metadata: {{name: {name}}}
 spec:
   nodeName: {node}
   restartPolicy: Never
+{spec}
   containers:
   - name: main
     image: keel-test/toolbox:latest
@@ -149,6 +155,42 @@ fn pods_on_two_nodes_reach_each_other() {
     assert!(files.contains("options ndots:5"), "{files}");
     assert!(files.contains("\tfiles\n"), "{files}");
     assert!(files.trim_end().ends_with("files"), "{files}");
+
+    // The other dnsPolicy values. The agents use this machine's /etc/resolv.conf as the node's.
+    let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let host_servers: Vec<&str> = host.lines().filter(|l| l.starts_with("nameserver")).collect();
+    let policies = [
+        ("dns-default", "  dnsPolicy: Default"),
+        (
+            "dns-none",
+            "  dnsPolicy: None\n  dnsConfig:\n    nameservers: [192.0.2.53]\n    searches: [example.internal]\n    \
+             options: [{name: ndots, value: \"2\"}, {name: edns0}]",
+        ),
+        ("dns-hostnet", "  hostNetwork: true\n  dnsPolicy: ClusterFirstWithHostNet"),
+        ("dns-hostnet-default", "  hostNetwork: true"),
+    ];
+    for (name, spec) in policies {
+        c.apply(V, &probe_pod_with(name, &n1, spec, "cat /etc/resolv.conf"));
+    }
+    let resolv = |name: &str| termination_message(&c, name);
+    let cluster_first = |text: &str| {
+        text.contains("nameserver 10.96.0.10") && text.contains("search default.svc.cluster.local svc.cluster.local")
+    };
+    // Default: the node's resolvers, never the cluster's.
+    let default = resolv("dns-default");
+    assert!(!default.contains("10.96.0.10"), "{default}");
+    assert!(host_servers.iter().all(|s| default.contains(s)), "{default}\nhost:\n{host}");
+    // None: only what dnsConfig says.
+    let none = resolv("dns-none");
+    assert!(none.contains("nameserver 192.0.2.53") && !none.contains("10.96.0.10"), "{none}");
+    assert!(none.contains("search example.internal"), "{none}");
+    assert!(none.contains("options ndots:2 edns0"), "{none}");
+    // A host-network pod gets cluster DNS only when it asks with ClusterFirstWithHostNet;
+    // ClusterFirst falls back to the node's.
+    let hostnet = resolv("dns-hostnet");
+    assert!(cluster_first(&hostnet), "{hostnet}");
+    let hostnet_default = resolv("dns-hostnet-default");
+    assert!(!cluster_first(&hostnet_default), "{hostnet_default}");
 }
 
 #[test]
