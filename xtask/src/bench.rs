@@ -11,13 +11,14 @@ fn cargo() -> Command {
 
 pub fn run(name: &str) -> Result<()> {
     match name {
-        "api" => {
+        // A release server; no images (bench-dns's "pods" are API objects only).
+        "api" | "dns" => {
             crate::setup::ensure()?;
             crate::ebpf::build(&root())?;
             crate::run(cargo().args(["build", "--release", "-p", "keel", "--bin", "keel"]))?;
             crate::run(
                 cargo()
-                    .args(["run", "--release", "-p", "keel-e2e", "--bin", "bench-api"])
+                    .args(["run", "--release", "-p", "keel-e2e", "--bin", &format!("bench-{name}")])
                     .env("KEEL_BIN", root().join("target/release/keel")),
             )
         }
@@ -36,15 +37,6 @@ pub fn run(name: &str) -> Result<()> {
             crate::setup::ensure()?;
             crate::ebpf::build(&root())?;
             crate::run(cargo().args(["run", "--release", "-p", "keel-e2e", "--bin", "bench-lb"]))
-        }
-        "dns" => {
-            crate::setup::ensure()?;
-            crate::run(cargo().args(["build", "--release", "-p", "keel", "--bin", "keel"]))?;
-            crate::run(
-                cargo()
-                    .args(["run", "--release", "-p", "keel-e2e", "--bin", "bench-dns"])
-                    .env("KEEL_BIN", root().join("target/release/keel")),
-            )
         }
         other => bail!("unknown benchmark {other:?}; known: api, pods, scale, lb, dns"),
     }

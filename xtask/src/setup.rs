@@ -79,29 +79,32 @@ fn check_kubectl() -> Result<()> {
 /// bpf-linker, built against Debian's LLVM 22 (its default, LLVM 23, is
 /// not packaged here); without LLVM_PREFIX its build finds LLVM 14.
 fn ensure_bpf_linker() -> Result<()> {
-    let have = Command::new("bpf-linker").arg("--version").output().is_ok_and(|o| o.status.success());
-    if have {
-        return Ok(());
-    }
-    eprintln!("==> installing bpf-linker (LLVM 22; about a minute)");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut cmd = Command::new(cargo);
-    cmd.args(["install", "bpf-linker", "--locked", "--no-default-features", "--features", "llvm-22"])
-        .env("LLVM_PREFIX", "/usr/lib/llvm-22")
-        .env_remove("RUSTFLAGS")
-        .env_remove("CARGO_ENCODED_RUSTFLAGS");
-    run(&mut cmd)
+    ensure_cargo_tool("bpf-linker", "LLVM 22; about a minute", |cmd| {
+        cmd.args(["install", "bpf-linker", "--locked", "--no-default-features", "--features", "llvm-22"])
+            .env("LLVM_PREFIX", "/usr/lib/llvm-22")
+            .env_remove("RUSTFLAGS")
+            .env_remove("CARGO_ENCODED_RUSTFLAGS");
+    })
 }
 
 /// cargo-fuzz, for the coverage-guided fuzz targets (`cargo xtask fuzz`).
 fn ensure_cargo_fuzz() -> Result<()> {
-    let have = Command::new("cargo-fuzz").arg("--version").output().is_ok_and(|o| o.status.success());
+    ensure_cargo_tool("cargo-fuzz", "about half a minute", |cmd| {
+        cmd.args(["install", "cargo-fuzz", "--locked"]);
+    })
+}
+
+/// `cargo install`s `binary` unless it already answers `--version`; `install` sets the
+/// command's arguments.
+fn ensure_cargo_tool(binary: &str, how_long: &str, install: impl FnOnce(&mut Command)) -> Result<()> {
+    let have = Command::new(binary).arg("--version").output().is_ok_and(|o| o.status.success());
     if have {
         return Ok(());
     }
-    eprintln!("==> installing cargo-fuzz (about half a minute)");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    run(Command::new(cargo).args(["install", "cargo-fuzz", "--locked"]))
+    eprintln!("==> installing {binary} ({how_long})");
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    install(&mut cmd);
+    run(&mut cmd)
 }
 
 pub fn ensure() -> Result<()> {

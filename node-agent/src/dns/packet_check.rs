@@ -9,50 +9,16 @@ use std::{
     sync::{Arc, Mutex, RwLock},
 };
 
-use hickory_proto::{
-    op::{Message, MessageType},
-    rr::Record,
-    serialize::binary::BinEncoder,
-};
-use hickory_server::{
-    authority::MessageResponse,
-    server::{RequestHandler, ResponseHandler, ResponseInfo},
-};
+use hickory_proto::op::{Message, MessageType};
+use hickory_server::server::RequestHandler;
 
 use super::{
     handler::Handler,
     sources::ServiceInfo,
     stats::DnsStats,
-    udp::{parse, Parsed},
+    udp::{parse, Parsed, Reply},
     zone,
 };
-
-/// Keeps what the handler sends, encoded as on the wire.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<Vec<u8>>>>);
-
-#[async_trait::async_trait]
-impl ResponseHandler for Capture {
-    async fn send_response<'a>(
-        &mut self,
-        response: MessageResponse<
-            '_,
-            'a,
-            impl Iterator<Item = &'a Record> + Send + 'a,
-            impl Iterator<Item = &'a Record> + Send + 'a,
-            impl Iterator<Item = &'a Record> + Send + 'a,
-            impl Iterator<Item = &'a Record> + Send + 'a,
-        >,
-    ) -> std::io::Result<ResponseInfo> {
-        let mut buffer = Vec::new();
-        let info = {
-            let mut encoder = BinEncoder::new(&mut buffer);
-            response.destructive_emit(&mut encoder).map_err(std::io::Error::other)?
-        };
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).push(buffer);
-        Ok(info)
-    }
-}
 
 /// A handler over a one-Service zone, and a runtime to drive it.
 pub struct PacketCheck {
@@ -84,9 +50,9 @@ impl PacketCheck {
             Parsed::Drop => return Ok(false),
             Parsed::FormErr(answer) => (u16::from_be_bytes([bytes[0], bytes[1]]), answer, false),
             Parsed::Request(request) => {
-                let capture = Capture::default();
-                self.runtime.block_on(self.handler.handle_request(&request, capture.clone()));
-                let sent = capture.0.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                let kept = Arc::new(Mutex::new(Vec::new()));
+                self.runtime.block_on(self.handler.handle_request(&request, Reply::Keep(kept.clone())));
+                let sent = kept.lock().unwrap_or_else(|e| e.into_inner()).clone();
                 let [answer] = sent.as_slice() else { return Err(format!("{} answers to one request", sent.len())) };
                 (request.header().id(), answer.clone(), true)
             }

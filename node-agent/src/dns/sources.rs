@@ -186,14 +186,6 @@ impl PodIndex {
         let names: HashMap<u32, &str> = self.namespaces.iter().map(|(name, id)| (*id, &**name)).collect();
         self.addresses.iter().filter_map(move |(ip, id)| Some((*ip, *names.get(id)?)))
     }
-
-    pub fn len(&self) -> usize {
-        self.addresses.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.addresses.is_empty()
-    }
 }
 
 fn named_port(name: Option<&str>, protocol: Option<&str>, port: Option<i32>) -> Option<NamedPort> {

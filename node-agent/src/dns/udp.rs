@@ -7,7 +7,7 @@ use std::{
     future::Future,
     io,
     net::SocketAddr,
-    sync::Arc,
+    sync::{Arc, Mutex},
     task::{Context, Poll, Waker},
 };
 
@@ -64,7 +64,7 @@ pub async fn serve(socket: UdpSocket, handler: Handler) {
             }
             Parsed::Drop => continue,
         };
-        let reply = Reply { socket: socket.clone(), dst: src };
+        let reply = Reply::Send { socket: socket.clone(), dst: src };
         let handler = handler.clone();
         let mut answer = Box::pin(async move {
             handler.handle_request(&request, reply).await;
@@ -119,11 +119,12 @@ async fn send(socket: &UdpSocket, bytes: &[u8], dst: SocketAddr) {
     }
 }
 
-/// Where the handler's answer goes: encoded and sent straight to the client.
+/// Where the handler's answer goes once encoded: straight to the client, or kept (for
+/// `packet_check`, so the fuzzers check this same encoding).
 #[derive(Clone)]
-struct Reply {
-    socket: Arc<UdpSocket>,
-    dst: SocketAddr,
+pub(super) enum Reply {
+    Send { socket: Arc<UdpSocket>, dst: SocketAddr },
+    Keep(Arc<Mutex<Vec<Vec<u8>>>>),
 }
 
 #[async_trait::async_trait]
@@ -142,7 +143,10 @@ impl ResponseHandler for Reply {
         // The handler has already sized the answer for the client's buffer (truncating if need be).
         let mut bytes = Vec::with_capacity(512);
         let info = response.destructive_emit(&mut BinEncoder::new(&mut bytes)).map_err(io::Error::other)?;
-        send(&self.socket, &bytes, self.dst).await;
+        match self {
+            Reply::Send { socket, dst } => send(socket, &bytes, *dst).await,
+            Reply::Keep(kept) => kept.lock().unwrap_or_else(|e| e.into_inner()).push(bytes),
+        }
         Ok(info)
     }
 }

@@ -63,8 +63,9 @@ pub struct Zone {
     /// The apex NS record, and the address of the server it names when known.
     apex_ns: Record,
     ns_address: Option<IpAddr>,
-    /// Namespace -> name -> Service, lower case. A namespace is here when it has a Service
-    /// (`<ns>.svc.<zone>` exists then).
+    /// Namespace -> name -> Service. Both are DNS labels, lower case by the API's validation, so
+    /// they compare with the question's lower-cased labels as they are. A namespace is here when
+    /// it has a Service (`<ns>.svc.<zone>` exists then).
     services: HashMap<Box<str>, HashMap<Box<str>, Entry>>,
     reverse: HashMap<IpAddr, Vec<PtrTarget>>,
     pod_records: PodRecords,
@@ -130,10 +131,7 @@ impl Zone {
             };
             zone.index_reverse(info, &own_slices);
             let entry = Entry { info: info.clone(), slices: own_slices, base };
-            zone.services
-                .entry(info.namespace.to_ascii_lowercase().into())
-                .or_default()
-                .insert(info.name.to_ascii_lowercase().into(), entry);
+            zone.services.entry(info.namespace.clone()).or_default().insert(info.name.clone(), entry);
         }
         Ok(zone)
     }
@@ -274,8 +272,7 @@ impl Zone {
 
     /// `[<endpoint>.]<svc>.<ns>.svc.<zone>`.
     fn service_name(&self, info: &ServiceInfo, endpoint: Option<&str>) -> Option<Name> {
-        let ns = self.services.get(&*info.namespace.to_ascii_lowercase())?;
-        let base = &ns.get(&*info.name.to_ascii_lowercase())?.base;
+        let base = &self.services.get(&*info.namespace)?.get(&*info.name)?.base;
         match endpoint {
             Some(label) => endpoint_name(base, label),
             None => Some(base.clone()),
